@@ -285,9 +285,11 @@ int dlc_build_many(const char *const *sources, const size_t *lens, int n, const 
         return rc;
     }
     char dir[PATH_MAX];
+    int rc = 0;
     if (snprintf(dir, sizeof dir, "%s/kernels", dlc_cache_dir()) >= (int)sizeof dir)
-        return dlc_error(DLC_EINVAL, "cache directory path too long");
-    int rc = dlc_mkdirs(dir);
+        rc = dlc_error(DLC_EINVAL, "cache directory path too long");
+    else
+        rc = dlc_mkdirs(dir);
     if (rc < 0) {
         for (int i = 0; i < n; i++)
             status[i] = rc;
