@@ -312,7 +312,9 @@ static void emit_vstores(vec_t *V, const dlc_stmt_t *s, int ind) {
     dlc_strbuf_indent(g->out, ind);
     dlc_strbuf_printf(g->out, "dlc_vstore_%s(&%s[", V->vt, buf_name(g, s->buffer));
     emit_expr(g, at_zero(g, s->index, V->v));
-    dlc_strbuf_printf(g->out, "], ((%s){0}) + ", V->vt);
+    dlc_strbuf_append(g->out, "], ");
+    /* a lane-invariant value is broadcast; adding it to a zero vector is exact */
+    if (!uses(s->value, V->v)) dlc_strbuf_printf(g->out, "((%s){0}) + ", V->vt);
     emit_vexpr(V, s->value);
     dlc_strbuf_append(g->out, ");\n");
 }
@@ -375,7 +377,12 @@ static void emit_for(cg_t *g, const dlc_stmt_t *s, int ind) {
         dlc_dtype_t dt = DLC_DTYPE_COUNT;
         vec_t V = {g, s->var, (int)lanes, NULL};
         if (kind && lanes >= 2 && lanes <= 64 && (lanes & (lanes - 1)) == 0 && vec_ok_stmt(&V, s->body, &dt)) {
-            V.vt = dlc_arena_printf(g->ctx->arena, "%sx%d", dt == DLC_FLOAT32 ? "f32" : "i32", (int)lanes);
+            /* wider than the machine's vectors: several native vectors, so
+             * register tiles map onto registers one to one */
+            int native = g->target && g->target->vector_bytes >= 8 ? g->target->vector_bytes / 4 : 8;
+            int width = lanes > native ? native : (int)lanes;
+            V.lanes = width;
+            V.vt = dlc_arena_printf(g->ctx->arena, "%sx%d", dt == DLC_FLOAT32 ? "f32" : "i32", width);
             if (kind == 2) {
                 dlc_strbuf_indent(o, ind);
                 dlc_strbuf_append(o, "if (");
@@ -384,7 +391,11 @@ static void emit_for(cg_t *g, const dlc_stmt_t *s, int ind) {
             }
             dlc_strbuf_indent(o, ind + (kind == 2) * 2);
             dlc_strbuf_printf(o, "/* vectorized %s: %d lanes */\n", v, (int)lanes);
-            emit_vstores(&V, s->body, ind + (kind == 2) * 2);
+            for (int c = 0; c < lanes / width; c++) {
+                const dlc_stmt_t *part = s->body;
+                if (c) part = subst_stmt(g->ctx, s->body, s->var, dlc_add(g->ctx, s->var, dlc_int(g->ctx, (int64_t)c * width)));
+                emit_vstores(&V, part, ind + (kind == 2) * 2);
+            }
             if (kind == 2) {
                 dlc_strbuf_indent(o, ind);
                 dlc_strbuf_append(o, "} else {\n");
@@ -503,16 +514,16 @@ static void emit_stmt(cg_t *g, const dlc_stmt_t *s, int ind) {
 }
 
 static void emit_vector_types(dlc_strbuf_t *o) {
+    /* unaligned, may_alias vector types: plain dereferences let GCC keep
+     * register tiles in registers (memcpy-based accesses got split by SRA) */
     static const struct { const char *n, *t; } base[] = {{"f32", "float"}, {"i32", "int32_t"}};
     for (int b = 0; b < 2; b++)
         for (int l = 2; l <= 64; l *= 2) {
             dlc_strbuf_printf(o, "typedef %s %sx%d __attribute__((vector_size(%d)));\n", base[b].t, base[b].n, l, l * 4);
-            dlc_strbuf_printf(o,
-                              "static inline %sx%d dlc_vload_%sx%d(const %s *p) { %sx%d v; memcpy(&v, p, sizeof v); return v; }\n",
-                              base[b].n, l, base[b].n, l, base[b].t, base[b].n, l);
-            dlc_strbuf_printf(o,
-                              "static inline void dlc_vstore_%sx%d(%s *p, %sx%d v) { memcpy(p, &v, sizeof v); }\n",
-                              base[b].n, l, base[b].t, base[b].n, l);
+            dlc_strbuf_printf(o, "typedef %s %sx%du __attribute__((vector_size(%d), aligned(4), may_alias));\n",
+                              base[b].t, base[b].n, l, l * 4);
+            dlc_strbuf_printf(o, "#define dlc_vload_%sx%d(p) (*(const %sx%du *)(p))\n", base[b].n, l, base[b].n, l);
+            dlc_strbuf_printf(o, "#define dlc_vstore_%sx%d(p, v) (*(%sx%du *)(p) = (v))\n", base[b].n, l, base[b].n, l);
         }
 }
 
