@@ -173,7 +173,7 @@ void dlc_build_command(const dlc_target_t *target, dlc_strbuf_t *out) {
                           target->cflags[0] ? " " : "", target->cflags);
         return;
     }
-    dlc_strbuf_printf(out, "%s -O3%s%s -std=gnu11 -fPIC -shared -fopenmp -fno-math-errno -o " OUT_WORD " " IN_WORD " -lm",
+    dlc_strbuf_printf(out, "%s -O2%s%s -std=gnu11 -pipe -fPIC -shared -fopenmp -fno-math-errno -o " OUT_WORD " " IN_WORD " -lm",
                       target->cc, target->cflags[0] ? " " : "", target->cflags);
 }
 
