@@ -1,0 +1,425 @@
+/* dlc_build_main.c — dlc-build: compiles one operator with its default
+ * schedule for a target, optionally runs it (natively, or under qemu for cross
+ * targets) against the naive reference, and reports time and GFLOP/s as a few
+ * lines of text or as one JSON object.
+ *
+ * Exit codes: 0 ok (and verified with --run); 1 the kernel failed (lowering,
+ * compiling, crash, timeout, wrong answer); 2 a usage error (bad SPEC, bad
+ * target, unknown flag, missing or bad value). */
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "compiler-core/dlc_module.h"
+#include "schedule-templates/dlc_templates.h"
+
+#ifndef DLC_VERSION
+#define DLC_VERSION "unknown"
+#endif
+
+enum { EXIT_KERNEL = 1, EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *op_text;     /* --op */
+    const char *target_text; /* --target */
+    const char *out_path;    /* -o, or NULL */
+    int run, json, print_ir, print_c, verbose;
+    dlc_measure_opts_t mo;
+} opts_t;
+
+static const char usage_head[] =
+    "usage: dlc-build --op SPEC [--target TARGET] [--run] [--json] [-o OUT.so]\n"
+    "                 [--print-ir] [--print-c] [--threads N] [--number N] [--repeat N]\n"
+    "                 [--min-repeat-ms MS] [--timeout S] [--verbose] [--help] [--version]\n"
+    "\n"
+    "Compiles one operator with its default schedule for TARGET; with --run, runs it\n"
+    "on random inputs, checks it against the naive reference and reports time and GFLOP/s.\n"
+    "\n"
+    "  --op SPEC           the operator (grammar below)\n"
+    "  --target TARGET     TVM target string (default \"llvm\": this machine's CPU)\n"
+    "  --run               run and check the kernel (cross targets run under qemu)\n"
+    "  --json              print exactly one JSON object on stdout\n"
+    "  -o OUT.so           copy the shared object to OUT.so and write its manifest\n"
+    "                      OUT.json (entry, ref, args, flops, target, code_hash)\n"
+    "  --print-ir          print the lowered loop IR\n"
+    "  --print-c           print the generated C\n"
+    "  --threads N         threads for parallel loops (default: all cores)\n"
+    "  --number N          calls per timed repeat (grown to reach --min-repeat-ms; default 1)\n"
+    "  --repeat N          timed repeats (1..64, default 3)\n"
+    "  --min-repeat-ms MS  minimum time per repeat (default 50)\n"
+    "  --timeout S         wall-clock limit for the run in seconds (default 120)\n"
+    "  --verbose           print the compiler command and the shared object's path\n"
+    "\n"
+    "SPEC (integers; N batch, C in channels, K out channels, R x S kernel;\n"
+    "an optional trailing :dtype, default float32):\n";
+
+static const char usage_tail[] =
+    "\n"
+    "examples:\n"
+    "  dlc-build --op dense:512,512,512 --run\n"
+    "  dlc-build --op conv2d:1,64,56,56,64,3,3,1,1 --target \"llvm -mcpu=skylake-avx512\" --run --json\n"
+    "  dlc-build --op pool2d:1,16,32,32,3,3,2,1,max --target \"llvm -device=arm_cpu -mtriple=aarch64-linux-gnu\" --run\n"
+    "  dlc-build --op depthwise_conv2d:1,32,28,28,3,3,1,1 --print-c -o dw.so\n"
+    "\n"
+    "targets: llvm (alias c; the host CPU), llvm -mcpu=CPU, llvm -device=arm_cpu\n"
+    "  -mtriple=aarch64-linux-gnu, llvm -mtriple=riscv64-linux-gnu (both run under qemu-user)\n"
+    "exit codes: 0 ok (verified with --run), 1 the kernel failed, 2 usage error\n";
+
+static void print_help(void) {
+    dlc_strbuf_t g;
+    dlc_strbuf_init(&g);
+    dlc_op_grammar(&g);
+    fputs(usage_head, stdout);
+    fputs(g.data, stdout);
+    fputs(usage_tail, stdout);
+    dlc_strbuf_free(&g);
+}
+
+/* Usage errors: one line naming the problem on stderr (and, with --json, the
+ * same message as {"error": ...} on stdout). Returns EXIT_USAGE. */
+static int usage_error(int json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(int json, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "dlc-build: %s\ntry 'dlc-build --help'\n", msg);
+    if (json) {
+        json_t *j = json_pack("{s:s, s:i}", "error", msg, "exit_code", EXIT_USAGE);
+        char *s = dlc_json_dumps(j);
+        if (s)
+            printf("%s\n", s);
+        free(s);
+        json_decref(j);
+    }
+    return EXIT_USAGE;
+}
+
+/* msg without a leading `prefix` (the library repeats the input we already name). */
+static const char *strip_prefix(const char *msg, const char *prefix) {
+    size_t n = strlen(prefix);
+    return strncmp(msg, prefix, n) == 0 ? msg + n : msg;
+}
+
+static int parse_int(const char *s, long lo, long hi, int *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*s == '\0' || *end != '\0' || !isfinite(v) || v < lo)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum { OPT_RUN = 256, OPT_JSON, OPT_PRINT_IR, OPT_PRINT_C, OPT_THREADS, OPT_NUMBER, OPT_REPEAT, OPT_MIN_REPEAT_MS,
+       OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET };
+
+/* Returns -1 to go on, or an exit code (help, version, usage error). */
+static int parse_args(int argc, char **argv, opts_t *o) {
+    static const struct option longopts[] = {
+        {"op", required_argument, NULL, OPT_OP},
+        {"target", required_argument, NULL, OPT_TARGET},
+        {"run", no_argument, NULL, OPT_RUN},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"output", required_argument, NULL, 'o'},
+        {"print-ir", no_argument, NULL, OPT_PRINT_IR},
+        {"print-c", no_argument, NULL, OPT_PRINT_C},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"number", required_argument, NULL, OPT_NUMBER},
+        {"repeat", required_argument, NULL, OPT_REPEAT},
+        {"min-repeat-ms", required_argument, NULL, OPT_MIN_REPEAT_MS},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"verbose", no_argument, NULL, OPT_VERBOSE},
+        {"help", no_argument, NULL, OPT_HELP},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    static const dlc_measure_opts_t mo_default = DLC_MEASURE_OPTS_DEFAULT;
+    memset(o, 0, sizeof *o);
+    o->target_text = "llvm";
+    o->mo = mo_default;
+    o->mo.min_repeat_ms = 50;
+    o->mo.timeout_s = 120;
+    /* --json decides where usage errors go, wherever it appears. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            o->json = 1;
+
+    opterr = 0; /* we print our own one-line errors */
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_OP: o->op_text = optarg; break;
+        case OPT_TARGET: o->target_text = optarg; break;
+        case 'o': o->out_path = optarg; break;
+        case OPT_RUN: o->run = 1; break;
+        case OPT_JSON: o->json = 1; break;
+        case OPT_PRINT_IR: o->print_ir = 1; break;
+        case OPT_PRINT_C: o->print_c = 1; break;
+        case OPT_VERBOSE: o->verbose = 1; break;
+        case OPT_THREADS:
+            if (parse_int(optarg, 1, 1024, &o->mo.threads) < 0)
+                return usage_error(o->json, "bad --threads '%s': expected an integer in [1, 1024]", optarg);
+            break;
+        case OPT_NUMBER:
+            if (parse_int(optarg, 1, 1000000000, &o->mo.number) < 0)
+                return usage_error(o->json, "bad --number '%s': expected a positive integer", optarg);
+            break;
+        case OPT_REPEAT:
+            if (parse_int(optarg, 1, DLC_MEASURE_MAX_REPEAT, &o->mo.repeat) < 0)
+                return usage_error(o->json, "bad --repeat '%s': expected an integer in [1, %d]", optarg,
+                                   DLC_MEASURE_MAX_REPEAT);
+            break;
+        case OPT_MIN_REPEAT_MS:
+            if (parse_double(optarg, 0, &o->mo.min_repeat_ms) < 0)
+                return usage_error(o->json, "bad --min-repeat-ms '%s': expected a number >= 0", optarg);
+            break;
+        case OPT_TIMEOUT:
+            if (parse_double(optarg, 0, &o->mo.timeout_s) < 0 || o->mo.timeout_s <= 0)
+                return usage_error(o->json, "bad --timeout '%s': expected a number of seconds > 0", optarg);
+            break;
+        case 'h':
+        case OPT_HELP: print_help(); return 0;
+        case OPT_VERSION: printf("dlc-build %s\n", DLC_VERSION); return 0;
+        case ':': return usage_error(o->json, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            if (optopt)
+                return usage_error(o->json, "unknown option '-%c'", optopt);
+            return usage_error(o->json, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error(o->json, "unexpected argument '%s'", argv[optind]);
+    if (o->op_text == NULL)
+        return usage_error(o->json, "missing --op SPEC (e.g. --op dense:64,64,64)");
+    return -1;
+}
+
+/* Copies the shared object to out_path and writes the artifact manifest
+ * (DESIGN.md "Artifact") beside it: OUT.so → OUT.json (else OUT + ".json"). */
+static int write_artifact(const opts_t *o, const dlc_target_t *tgt, const dlc_op_t *op, const char *entry,
+                          const char *ref, const dlc_build_result_t *br) {
+    char *data = NULL, dir[4096];
+    size_t len = 0;
+    snprintf(dir, sizeof dir, "%s", o->out_path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rc = dlc_mkdirs(dir);
+    }
+    if (rc == 0)
+        rc = dlc_file_read(br->so_path, &data, &len);
+    if (rc == 0)
+        rc = dlc_file_write(o->out_path, data, len);
+    free(data);
+    if (rc < 0)
+        return rc;
+
+    dlc_strbuf_t mpath;
+    dlc_strbuf_init(&mpath);
+    size_t n = strlen(o->out_path);
+    if (n > 3 && strcmp(o->out_path + n - 3, ".so") == 0)
+        dlc_strbuf_appendn(&mpath, o->out_path, n - 3);
+    else
+        dlc_strbuf_append(&mpath, o->out_path);
+    dlc_strbuf_append(&mpath, ".json");
+
+    json_t *args = json_array();
+    for (int i = 0; i < op->n_args; i++) {
+        const dlc_tensor_t *t = op->args[i];
+        json_t *shape = json_array();
+        for (int d = 0; d < t->ndim; d++)
+            json_array_append_new(shape, json_integer(t->shape[d]));
+        json_array_append_new(args, json_pack("{s:s, s:o, s:s, s:b}", "name", t->name, "shape", shape, "dtype",
+                                              dlc_dtype_name(t->dtype), "output", i >= op->n_args - op->n_outputs));
+    }
+    json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:o, s:i, s:f, s:s, s:s, s:s, s:s}", "abi_version",
+                          DLC_KERNEL_ABI_VERSION, "entry", entry, "ref", ref, "op", op->name, "args", args,
+                          "n_outputs", op->n_outputs, "flops", op->flops, "target", tgt->str, "code_hash",
+                          br->code_hash, "so", o->out_path, "dlc_version", DLC_VERSION);
+    char *text = dlc_json_dumps(m);
+    json_decref(m);
+    rc = text ? dlc_file_write(mpath.data, text, strlen(text)) : dlc_error(DLC_ENOMEM, "manifest");
+    if (rc == 0 && o->verbose && !o->json)
+        printf("wrote %s and %s\n", o->out_path, mpath.data);
+    free(text);
+    dlc_strbuf_free(&mpath);
+    return rc;
+}
+
+static json_t *json_finite(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+/* Prints the final report; `err` is NULL on success. Returns the exit code. */
+static int report(const opts_t *o, json_t *j, const char *err) {
+    if (o->json) {
+        if (err)
+            json_object_set_new(j, "error", json_string(err));
+        char *s = dlc_json_dumps(j);
+        printf("%s\n", s ? s : "{\"error\":\"out of memory\"}");
+        free(s);
+    } else if (err) {
+        fprintf(stderr, "dlc-build: %s\n", err);
+    }
+    json_decref(j);
+    return err ? EXIT_KERNEL : 0;
+}
+
+int main(int argc, char **argv) {
+    opts_t o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    if (o.verbose && dlc_log_get_level() > DLC_LOG_INFO)
+        dlc_log_set_level(DLC_LOG_INFO);
+
+    char prefix[512];
+    dlc_target_t tgt;
+    if (dlc_target_parse(o.target_text, &tgt) < 0) {
+        snprintf(prefix, sizeof prefix, "bad target \"%s\": ", o.target_text);
+        return usage_error(o.json, "bad --target '%s': %s", o.target_text, strip_prefix(dlc_last_error(), prefix));
+    }
+    snprintf(prefix, sizeof prefix, "op spec '%s': ", o.op_text);
+    dlc_op_spec_t spec;
+    if (dlc_op_parse(o.op_text, &spec) < 0)
+        return usage_error(o.json, "bad --op '%s': %s", o.op_text, strip_prefix(dlc_last_error(), prefix));
+    dlc_ctx_t *ctx = dlc_ctx_new();
+    if (ctx == NULL) {
+        fprintf(stderr, "dlc-build: out of memory\n");
+        return EXIT_KERNEL;
+    }
+    dlc_op_t op;
+    if (dlc_op_build(ctx, &spec, &op) < 0) { /* e.g. a kernel larger than the padded input */
+        rc = usage_error(o.json, "bad --op '%s': %s", o.op_text, strip_prefix(dlc_last_error(), prefix));
+        dlc_ctx_destroy(&ctx);
+        return rc;
+    }
+
+    char ref[256], err[1024] = "";
+    snprintf(ref, sizeof ref, "%s_ref", op.name);
+    json_t *j = json_pack("{s:s, s:s, s:s, s:f}", "op", spec.text, "target", tgt.str, "entry", op.name, "flops",
+                          op.flops);
+    dlc_strbuf_t ir, c;
+    dlc_strbuf_init(&ir);
+    dlc_strbuf_init(&c);
+    dlc_lowered_func_t *f = NULL, *fr = NULL;
+    dlc_build_result_t br;
+    memset(&br, 0, sizeof br);
+
+    double t0 = dlc_now();
+    dlc_schedule_t *s = dlc_op_default_schedule(ctx, &spec, &op, &tgt);
+    if (s == NULL) {
+        snprintf(err, sizeof err, "default schedule: %s", dlc_last_error());
+        goto done;
+    }
+    if (dlc_lower(s, op.name, op.n_args, op.args, op.n_outputs, &f) < 0 ||
+        dlc_lower_reference(ctx, ref, op.n_args, op.args, op.n_outputs, &fr) < 0) {
+        snprintf(err, sizeof err, "lowering: %s", dlc_last_error());
+        goto done;
+    }
+    f->flops = fr->flops = op.flops;
+    f->ref_name = ref;
+    if (dlc_codegen_c((dlc_lowered_func_t *[]){f, fr}, 2, &tgt, &c) < 0) {
+        snprintf(err, sizeof err, "code generation: %s", dlc_last_error());
+        goto done;
+    }
+    double codegen_ms = (dlc_now() - t0) * 1e3;
+    json_object_set_new(j, "codegen_ms", json_real(codegen_ms));
+    if (o.print_ir) {
+        dlc_func_print(f, &ir);
+        if (o.json)
+            json_object_set_new(j, "ir", json_string(ir.data));
+        else
+            printf("%s\n", ir.data);
+    }
+    if (o.print_c) {
+        if (o.json)
+            json_object_set_new(j, "c", json_string(c.data));
+        else
+            printf("%s\n", c.data);
+    }
+    if (o.verbose && !o.json) {
+        dlc_strbuf_t cmd;
+        dlc_strbuf_init(&cmd);
+        dlc_build_command(&tgt, &cmd);
+        printf("compiler: %s\n", cmd.data);
+        dlc_strbuf_free(&cmd);
+    }
+
+    t0 = dlc_now();
+    rc = dlc_build_so(c.data, c.len, &tgt, &br);
+    double compile_ms = (dlc_now() - t0) * 1e3; /* wall time: the compiler, or the cache lookup on a hit */
+    if (rc < 0) {
+        snprintf(err, sizeof err, "compile: %s", dlc_last_error());
+        goto done;
+    }
+    json_object_set_new(j, "so", json_string(br.so_path));
+    json_object_set_new(j, "code_hash", json_string(br.code_hash));
+    json_object_set_new(j, "compile_ms", json_real(compile_ms));
+    json_object_set_new(j, "cache_hit", json_boolean(br.cache_hit));
+    if (!o.json) {
+        printf("%s on %s (%s): entry %s, %.4g MFLOP\n", spec.text, tgt.str, dlc_arch_name(tgt.arch), op.name,
+               op.flops / 1e6);
+        printf("built in %.1f ms (%s), code hash %.16s\n", compile_ms, br.cache_hit ? "cache hit" : "compiled",
+               br.code_hash);
+        if (o.verbose)
+            printf("shared object: %s\n", br.so_path);
+    }
+    if (o.out_path) {
+        if (write_artifact(&o, &tgt, &op, op.name, ref, &br) < 0) {
+            snprintf(err, sizeof err, "-o %s: %s", o.out_path, dlc_last_error());
+            goto done;
+        }
+        json_object_set_new(j, "output", json_string(o.out_path));
+    }
+
+    if (o.run) {
+        dlc_measure_result_t mr;
+        o.mo.check = 1;
+        if (dlc_measure(&tgt, br.so_path, op.name, &o.mo, &mr) < 0) {
+            snprintf(err, sizeof err, "run: %s", dlc_last_error());
+            goto done;
+        }
+        double gflops = mr.mean_s > 0 ? op.flops / mr.mean_s / 1e9 : 0.0;
+        json_t *costs = json_array();
+        for (int i = 0; i < mr.n_costs; i++)
+            json_array_append_new(costs, json_real(mr.costs[i]));
+        json_object_set_new(j, "verified", json_boolean(mr.verified));
+        json_object_set_new(j, "max_abs_err", json_finite(mr.max_abs_err));
+        json_object_set_new(j, "mean_ms", json_real(mr.mean_s * 1e3));
+        json_object_set_new(j, "gflops", json_real(gflops));
+        json_object_set_new(j, "costs", costs);
+        json_object_set_new(j, "number", json_integer(mr.number));
+        if (mr.status != 0) {
+            snprintf(err, sizeof err, "run failed (%s): %s", dlc_status_name(mr.status), mr.message);
+        } else if (!mr.verified) {
+            snprintf(err, sizeof err, "run: wrong answer: max_abs_err %g%s%s", mr.max_abs_err,
+                     mr.message[0] ? ": " : "", mr.message);
+        } else if (!o.json) {
+            if (tgt.exec_wrapper[0])
+                printf("ran under %s (emulated: timings are not the device's)\n", tgt.exec_wrapper);
+            printf("verified against %s (max_abs_err %.3g)\n", ref, mr.max_abs_err);
+            printf("mean %.4g ms over %d repeats x %d calls: %.3g GFLOP/s\n", mr.mean_s * 1e3, mr.n_costs, mr.number,
+                   gflops);
+        }
+    }
+
+done:
+    rc = report(&o, j, err[0] ? err : NULL);
+    dlc_strbuf_free(&ir);
+    dlc_strbuf_free(&c);
+    dlc_ctx_destroy(&ctx);
+    return rc;
+}
