@@ -246,10 +246,11 @@ static int write_artifact(const opts_t *o, const dlc_target_t *tgt, const dlc_op
         json_array_append_new(args, json_pack("{s:s, s:o, s:s, s:b}", "name", t->name, "shape", shape, "dtype",
                                               dlc_dtype_name(t->dtype), "output", i >= op->n_args - op->n_outputs));
     }
+    const char *so_name = strrchr(o->out_path, '/') ? strrchr(o->out_path, '/') + 1 : o->out_path; /* beside it */
     json_t *m = json_pack("{s:i, s:s, s:s, s:s, s:o, s:i, s:f, s:s, s:s, s:s, s:s}", "abi_version",
                           DLC_KERNEL_ABI_VERSION, "entry", entry, "ref", ref, "op", op->name, "args", args,
                           "n_outputs", op->n_outputs, "flops", op->flops, "target", tgt->str, "code_hash",
-                          br->code_hash, "so", o->out_path, "dlc_version", DLC_VERSION);
+                          br->code_hash, "so", so_name, "dlc_version", DLC_VERSION);
     char *text = dlc_json_dumps(m);
     json_decref(m);
     rc = text ? dlc_file_write(mpath.data, text, strlen(text)) : dlc_error(DLC_ENOMEM, "manifest");
