@@ -122,11 +122,6 @@ static void lin_of(const dlc_expr_t *e, int64_t scale, lin_t *l) {
     lin_add_term(l, scale, (dlc_expr_t *)e);
 }
 
-static int cmp_terms(const void *pa, const void *pb, void *keys) {
-    (void)keys;
-    return 0;
-}
-
 static void lin_sort(lin_t *l) {
     /* insertion sort by key; n is small */
     uint64_t key[MAX_TERMS];
@@ -153,7 +148,6 @@ static void lin_sort(lin_t *l) {
         l->coef[p + 1] = c;
         l->term[p + 1] = t;
     }
-    (void)cmp_terms;
 }
 
 static dlc_expr_t *mk_bin(dlc_ctx_t *ctx, dlc_expr_kind_t k, dlc_expr_t *a, dlc_expr_t *b, dlc_dtype_t dt) {
@@ -169,19 +163,29 @@ static dlc_expr_t *iconst(dlc_ctx_t *ctx, int64_t v, dlc_dtype_t dt) {
     return e;
 }
 
+/* Positive terms first, then the constant if nothing positive came before
+ * (so 7 - x prints as such, not (0 - x) + 7), then negative terms. */
 static dlc_expr_t *lin_build(dlc_ctx_t *ctx, lin_t *l, dlc_dtype_t dt) {
     lin_sort(l);
     dlc_expr_t *acc = NULL;
-    for (int i = 0; i < l->n; i++) {
-        int64_t c = l->coef[i];
-        int64_t ac = c < 0 ? -c : c;
-        dlc_expr_t *t = ac == 1 ? l->term[i] : mk_bin(ctx, DLC_EXPR_MUL, l->term[i], iconst(ctx, ac, dt), dt);
-        if (!acc) acc = c < 0 ? mk_bin(ctx, DLC_EXPR_SUB, iconst(ctx, 0, dt), t, dt) : t;
-        else acc = mk_bin(ctx, c < 0 ? DLC_EXPR_SUB : DLC_EXPR_ADD, acc, t, dt);
+    int const_done = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < l->n; i++) {
+            int64_t c = l->coef[i];
+            if ((pass == 0) != (c > 0)) continue;
+            int64_t ac = c < 0 ? -c : c;
+            dlc_expr_t *t = ac == 1 ? l->term[i] : mk_bin(ctx, DLC_EXPR_MUL, l->term[i], iconst(ctx, ac, dt), dt);
+            if (!acc) acc = c < 0 ? mk_bin(ctx, DLC_EXPR_SUB, iconst(ctx, 0, dt), t, dt) : t;
+            else acc = mk_bin(ctx, c < 0 ? DLC_EXPR_SUB : DLC_EXPR_ADD, acc, t, dt);
+        }
+        if (pass == 0 && !acc && l->c > 0) {
+            acc = iconst(ctx, l->c, dt);
+            const_done = 1;
+        }
     }
     if (!acc) return iconst(ctx, l->c, dt);
-    if (l->c > 0) acc = mk_bin(ctx, DLC_EXPR_ADD, acc, iconst(ctx, l->c, dt), dt);
-    if (l->c < 0) acc = mk_bin(ctx, DLC_EXPR_SUB, acc, iconst(ctx, -l->c, dt), dt);
+    if (!const_done && l->c > 0) acc = mk_bin(ctx, DLC_EXPR_ADD, acc, iconst(ctx, l->c, dt), dt);
+    if (!const_done && l->c < 0) acc = mk_bin(ctx, DLC_EXPR_SUB, acc, iconst(ctx, -l->c, dt), dt);
     return acc;
 }
 
