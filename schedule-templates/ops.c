@@ -104,7 +104,10 @@ int dlc_op_build(dlc_ctx_t *ctx, const dlc_op_spec_t *s, dlc_op_t *op) {
     dlc_strbuf_t nm;
     dlc_strbuf_init(&nm);
     dlc_strbuf_append(&nm, ops[s->kind].name);
-    for (int i = 0; i < s->n && i < 11; i++) dlc_strbuf_printf(&nm, "_%lld", (long long)p[i]);
+    int np = s->kind == DLC_OPK_POOL2D ? 8 : s->n; /* pool2d's 9th parameter is its type */
+    for (int i = 0; i < np && i < 12; i++) dlc_strbuf_printf(&nm, "_%lld", (long long)p[i]);
+    if (s->kind == DLC_OPK_POOL2D) dlc_strbuf_append(&nm, s->pool_max ? "_max" : "_avg");
+    if (dt != DLC_FLOAT32) dlc_strbuf_printf(&nm, "_%s", dlc_dtype_name(dt));
     op->name = dlc_arena_strdup(dlc_ctx_arena(ctx), nm.data);
     dlc_strbuf_free(&nm);
     switch (s->kind) {
