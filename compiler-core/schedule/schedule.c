@@ -321,12 +321,39 @@ static int stage_index(const dlc_stage_t *st) {
     return -1;
 }
 
+/* Whether `reader`'s body reads `t`, directly or through other stages. */
+typedef struct {
+    const dlc_schedule_t *s;
+    const dlc_tensor_t *t;
+    int depth, found;
+} consume_t;
+
+static void consume_visit(const dlc_expr_t *e, void *u) {
+    consume_t *c = u;
+    if (c->found || e->kind != DLC_EXPR_READ) return;
+    if (e->tensor == c->t) {
+        c->found = 1;
+        return;
+    }
+    int i = find_stage(c->s, e->tensor);
+    if (i < 0 || c->depth > c->s->n_stages) return;
+    c->depth++;
+    dlc__expr_visit(c->s->stages[i]->body, consume_visit, c);
+    c->depth--;
+}
+
+static int consumes(const dlc_stage_t *reader, const dlc_tensor_t *t) {
+    consume_t c = {reader->sched, t, 0, 0};
+    dlc__expr_visit(reader->body, consume_visit, &c);
+    return c.found;
+}
+
 int dlc_stage_compute_at(dlc_stage_t *st, dlc_stage_t *parent, dlc_iter_var_t *iv) {
     if (!parent || parent->sched != st->sched || parent == st)
         return dlc_error(DLC_ESCHEDULE, "compute_at on stage %s: bad parent stage", dlc_stage_name(st));
     if (st->is_output)
         return dlc_error(DLC_ESCHEDULE, "compute_at on stage %s: an output cannot be attached", dlc_stage_name(st));
-    if (stage_index(parent) < stage_index(st))
+    if (stage_index(parent) < stage_index(st) || !consumes(parent, st->tensor))
         return dlc_error(DLC_ESCHEDULE, "compute_at on stage %s: '%s' is not a consumer of it", dlc_stage_name(st),
                          dlc_stage_name(parent));
     if (dlc__stage_leaf_pos(parent, iv) < 0)

@@ -314,6 +314,9 @@ dlc_expr_t *dlc_simplify(dlc_ctx_t *ctx, dlc_expr_t *e, const dlc_var_ranges_t *
             int le = decide_cmp(ctx, DLC_EXPR_LE, e->a[0], e->a[1], r);
             if (le == 1) return e->kind == DLC_EXPR_MIN ? e->a[0] : e->a[1];
             if (le == 0) return e->kind == DLC_EXPR_MIN ? e->a[1] : e->a[0];
+            /* a >= b decides it too when they may be equal (max(i, 0) with i >= 0) */
+            if (decide_cmp(ctx, DLC_EXPR_GE, e->a[0], e->a[1], r) == 1)
+                return e->kind == DLC_EXPR_MIN ? e->a[1] : e->a[0];
             return e;
         }
         break;
