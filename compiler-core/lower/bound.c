@@ -134,7 +134,8 @@ static itv_t eval(const ictx_t *c, dlc_expr_t *e) {
         return UNBOUNDED;
     case DLC_EXPR_MOD:
         if (b.w == 0 && dlc_expr_const_int(b.lo, &k) == 0 && k > 0) {
-            if (a.w == 0) return point(e);
+            /* not point(e): e may still name a free loop of extent 1 */
+            if (a.w == 0) return point(dlc_mod(ctx, a.lo, b.lo));
             return (itv_t){dlc_int(ctx, 0), dlc_int(ctx, k - 1), k - 1};
         }
         return UNBOUNDED;
