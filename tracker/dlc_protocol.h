@@ -91,13 +91,16 @@ typedef enum {
     (DLC_F(NUMBER) | DLC_F(REPEAT) | DLC_F(MIN_REPEAT_MS) | DLC_F(COOLDOWN) | DLC_F(FLUSH_CACHE) | DLC_F(TIMEOUT))
 
 /* Types: X(ID, wire name, fields). Directions: S server, T tracker, C client.
- * HELLO S→T registers a device; HEARTBEAT both ways (T answers with its epoch,
- * a random number per tracker run, so peers notice a restart); JOB T→S;
+ * HELLO S→T registers a device and, repeated every heartbeat interval, keeps
+ * it registered (job: what it measures now, 0 if idle; a restarted tracker
+ * learns the device from it); HEARTBEAT C→T, and T→S/C as the answer to
+ * HELLO/HEARTBEAT carrying the tracker's epoch, a random number per tracker
+ * run, so clients notice a restart and resubmit; JOB T→S;
  * RESULT S→T (job = tracker job id) and T→C (job = the client's id);
  * SUBMIT/CANCEL/STATUS C→T; STATUS_REPLY T→C (json text); ERROR T→any. */
 #define DLC_MSG_TYPE_MAP(X)                                                                                  \
     X(HELLO, "hello", DLC_F(KEY) | DLC_F(ARCH) | DLC_F(CPU) | DLC_F(OS) | DLC_F(DLC_VERSION) | DLC_F(CORES) | \
-                          DLC_F(MEMORY))                                                                     \
+                          DLC_F(MEMORY) | DLC_F(JOB_ID))                                                     \
     X(HEARTBEAT, "heartbeat", DLC_F(EPOCH))                                                                  \
     X(JOB, "job", DLC_F(JOB_ID) | DLC_F(ARTIFACT) | DLC_F(MANIFEST) | DLC_F_MEASURE)                         \
     X(RESULT, "result",                                                                                      \
