@@ -1,4 +1,5 @@
-/* dlc_space.h — AutoTVM-compatible config spaces (knobs) and configs (entities).
+/* dlc_space.h — AutoTVM-compatible config spaces (knobs), configs (entities)
+ * and tuning records (TVM log lines, v0.1 and v0.2).
  *
  * Usage (the space of TopHub's conv2d_NCHWc.x86 for a 3x3 kernel):
  *   static int inner_le_64(const int64_t *size, int n, void *user) { return size[n - 1] <= 64; }
@@ -25,7 +26,8 @@
  * knob varies fastest). Each knob kind enumerates its entities in TVM's order.
  *
  * Ownership: a space owns its knobs. A config borrows its space (destroy
- * configs before the space) and owns everything else.
+ * configs before the space) and owns everything else. Records own their
+ * strings and JSON values.
  */
 #ifndef DLC_SPACE_H
 #define DLC_SPACE_H
@@ -269,6 +271,99 @@ int dlc_config_knob_int(const dlc_config_t *cfg, const char *name, int64_t *out)
 int dlc_config_knob_bool(const dlc_config_t *cfg, const char *name, int *out);    /* bool or int */
 int dlc_config_knob_string(const dlc_config_t *cfg, const char *name, const char **out);
 const json_t *dlc_config_knob_json(const dlc_config_t *cfg, const char *name); /* borrowed */
+
+/* ---- records: TVM tuning log lines ---- */
+
+/* TVM's MeasureErrorNo (python/tvm/autotvm/measure/measure.py). */
+#define DLC_MEASURE_ERROR_MAP(X)                                              \
+    X(NO_ERROR, 0, "no error")                                                \
+    X(INSTANTIATION_ERROR, 1, "error instantiating the template with the config") \
+    X(COMPILE_HOST, 2, "error compiling on the host")                          \
+    X(COMPILE_DEVICE, 3, "error compiling on the device")                      \
+    X(RUNTIME_DEVICE, 4, "error running on the device")                        \
+    X(WRONG_ANSWER, 5, "wrong answer")                                        \
+    X(BUILD_TIMEOUT, 6, "build timed out")                                    \
+    X(RUN_TIMEOUT, 7, "run timed out")                                        \
+    X(UNKNOWN_ERROR, 8, "unknown error")
+typedef enum {
+#define DLC__ME(e, n, msg) DLC_MEASURE_##e = n,
+    DLC_MEASURE_ERROR_MAP(DLC__ME)
+#undef DLC__ME
+    DLC_MEASURE_ERROR_COUNT
+} dlc_measure_error_t;
+const char *dlc_measure_error_name(int error_no);    /* "RUN_TIMEOUT"; NULL if unknown */
+const char *dlc_measure_error_message(int error_no); /* "run timed out"; NULL if unknown */
+
+/* Log layouts:
+ *  v0.2: {"input": [target, task_name, args, kwargs],
+ *         "config": {"index": i, "code_hash": h, "entity": [...]},
+ *         "result": [costs, error_no, all_cost, timestamp],
+ *         "version": 0.2, "tvm_version": "0.7.dev0"}
+ *  v0.1: {"i": [target, task_name, args, kwargs, workload,
+ *               {"i": index, "t": template_key, "c": code_hash, "e": [...]}],
+ *         "r": [costs, error_no, all_cost, timestamp], "v": 0.1}
+ * The layout is told by the keys ("input" or "i"). */
+typedef struct {
+    int layout;            /* 1: v0.1 keys, 2: v0.2 keys */
+    int has_version;       /* the line carried "version" / "v" */
+    double version;        /* its value (0.2, 0.1) */
+    char *target;          /* "llvm -mcpu=skylake-avx512" */
+    char *task_name;       /* "conv2d_NCHWc.x86" */
+    json_t *args;          /* the task arguments, exactly as read (owned) */
+    json_t *kwargs;        /* owned; usually {} */
+    json_t *workload;      /* v0.1 only (owned), else NULL */
+    int64_t index;         /* config index in the writer's space */
+    char *code_hash;       /* NULL for JSON null */
+    char *template_key;    /* v0.1 "t" ("direct"); NULL for null or in v0.2 */
+    json_t *entity;        /* the entity list as read (owned) */
+    double *costs;         /* seconds; 1e9 for failed measurements, as TVM writes */
+    int n_costs;
+    int error_no;          /* dlc_measure_error_t */
+    double all_cost;       /* seconds spent on the measurement */
+    double timestamp;      /* seconds since the epoch */
+    char *tvm_version;     /* NULL when absent */
+} dlc_record_t;
+
+void dlc_record_init(dlc_record_t *r);   /* all empty; layout 2 */
+void dlc_record_clear(dlc_record_t *r);  /* frees the fields; r is re-initialised */
+int dlc_record_copy(dlc_record_t *dst, const dlc_record_t *src); /* dst initialised or cleared first */
+/* Sets index and entity from cfg (the entity as TVM writes it). */
+int dlc_record_set_config(dlc_record_t *r, const dlc_config_t *cfg);
+
+/* Parses one log line (no newline needed; len bytes, NUL bytes make it
+ * malformed). 0, or DLC_EPARSE with the reason; *out is left initialised and
+ * empty on error. Strict: every field must be present with its type. */
+int dlc_record_parse(const char *line, size_t len, dlc_record_t *out);
+/* Appends the record as one line (no newline) in the text Python's json.dumps
+ * writes for TVM (", " and ": " separators, floats as Python's repr, ASCII
+ * escapes), so a TopHub line read and written comes back byte for byte.
+ * DLC_EINVAL for a record that cannot be written (missing fields, non-finite
+ * numbers). */
+int dlc_record_format(const dlc_record_t *r, dlc_strbuf_t *out);
+/* dlc_record_format plus "\n" to f; DLC_EIO on a write error. */
+int dlc_record_write(FILE *f, const dlc_record_t *r);
+/* Field-by-field equality (JSON values with json_equal, numbers exactly). */
+int dlc_record_equal(const dlc_record_t *a, const dlc_record_t *b);
+
+/* Reading a log: blank lines and lines starting with '#' are skipped; a
+ * malformed line is reported as "file:line: reason" (to on_error, or to the
+ * log at WARN when on_error is NULL), counted, and skipped. on_record gets a
+ * record valid during the call only (dlc_record_copy to keep it) and its
+ * 1-based line number; a nonzero return stops the read and is returned. */
+typedef struct {
+    int (*on_record)(const dlc_record_t *rec, int64_t line, void *user);
+    void (*on_error)(const char *file, int64_t line, const char *reason, void *user);
+    void *user;
+    int64_t records, malformed, comments, blank; /* counts, set by the read */
+} dlc_record_reader_t;
+/* 0, the on_record value that stopped the read, or DLC_EIO if the file cannot be read. */
+int dlc_record_read_file(const char *path, dlc_record_reader_t *rd);
+/* The same over a buffer; `name` is used in messages. */
+int dlc_record_read_buffer(const char *name, const char *data, size_t len, dlc_record_reader_t *rd);
+
+/* JSON text as Python's json.dumps writes it (used by dlc_record_format):
+ * appends v to out. DLC_EINVAL for non-finite reals. */
+int dlc_json_dump_python(const json_t *v, dlc_strbuf_t *out);
 
 #ifdef __cplusplus
 }
