@@ -504,6 +504,75 @@ static void test_neighbors(void **state) {
     dlc_space_destroy(&sp);
 }
 
+/* ---- hostile inputs: refused with a code, never a crash ---- */
+
+static json_t *random_json(uint64_t *rng, int depth) {
+    switch (dlc_space_rand64(rng) % (depth > 2 ? 5 : 7)) {
+    case 0: return json_integer((json_int_t)(dlc_space_rand64(rng) % 40) - 4);
+    case 1: {
+        const char *name = dlc_ann_name((int)(dlc_space_rand64(rng) % 12)); /* NULL for 11 */
+        return json_string(name ? name : "x");
+    }
+    case 2: return json_boolean(dlc_space_rand64(rng) & 1);
+    case 3: return json_null();
+    case 4: return json_real(0.5);
+    default: {
+        json_t *a = json_array();
+        int n = (int)(dlc_space_rand64(rng) % 5);
+        for (int i = 0; i < n; i++) json_array_append_new(a, random_json(rng, depth + 1));
+        return a;
+    }
+    }
+}
+
+static void test_hostile_inputs(void **state) {
+    dlc_space_t *sp = dlc_space_new();
+    assert_int_equal(dlc_space_define_split(sp, "a", 0, DLC_SPLIT_FACTORS, 2, 0, NULL, NULL), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_split(sp, "a", -5, DLC_SPLIT_FACTORS, 2, 0, NULL, NULL), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_split(sp, "a", (INT64_C(1) << 40) + 1, DLC_SPLIT_FACTORS, 2, 0, NULL, NULL),
+                     DLC_EINVAL);
+    assert_int_equal(dlc_space_define_split(sp, "a", 8, DLC_SPLIT_FACTORS, 1, 0, NULL, NULL), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_split(sp, "a", 8, DLC_SPLIT_CANDIDATE, 2, 0, NULL, NULL), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_split(sp, "a", 8, (dlc_split_policy_t)99, 2, 0, NULL, NULL), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_split(sp, "", 8, DLC_SPLIT_FACTORS, 2, 0, NULL, NULL), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_split(sp, NULL, 8, DLC_SPLIT_FACTORS, 2, 0, NULL, NULL), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_reorder_interval(sp, "r", 4, 3, 2), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_annotate(sp, "n", 0, "unroll", 0), DLC_EINVAL);
+    assert_int_equal(dlc_space_define_annotate(sp, "n", 3, "locate_cache", 4), DLC_EINVAL);
+    json_t *notarr = json_object();
+    assert_int_equal(dlc_space_define_knob(sp, "k", notarr), DLC_EINVAL);
+    json_decref(notarr);
+    /* a large 4-way split still enumerates quickly: 720720 has 240 divisors */
+    assert_int_equal(dlc_space_define_split(sp, "big", 720720, DLC_SPLIT_FACTORS, 4, 0, NULL, NULL), 0);
+    assert_int_equal(dlc_space_knob_count(sp), 1);
+    dlc_space_destroy(&sp);
+
+    /* random entity JSON against a space with every kind */
+    sp = mixed_space();
+    uint64_t rng = 77;
+    int accepted = 0;
+    for (int t = 0; t < 20000; t++) {
+        dlc_config_t *c = NULL;
+        json_t *e = dlc_space_get(sp, (int64_t)(dlc_space_rand64(&rng) % 12960), &c) == 0
+                        ? dlc_config_to_entity_json(c) : NULL;
+        dlc_config_destroy(&c);
+        /* replace one item's value (or the whole item) by random JSON */
+        size_t i = dlc_space_rand64(&rng) % json_array_size(e);
+        if (dlc_space_rand64(&rng) & 1) json_array_set_new(json_array_get(e, i), 2, random_json(&rng, 0));
+        else json_array_set_new(e, i, random_json(&rng, 0));
+        int rc = dlc_config_from_entity_json(sp, e, &c);
+        assert_true(rc == 0 || rc == DLC_EPARSE || rc == DLC_ENOTFOUND);
+        if (!rc) {
+            accepted++;
+            assert_true(dlc_config_index(c) >= 0 && dlc_config_index(c) < 12960);
+        }
+        dlc_config_destroy(&c);
+        json_decref(e);
+    }
+    assert_true(accepted > 0 && accepted < 20000);
+    dlc_space_destroy(&sp);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_factors),
@@ -517,6 +586,7 @@ int main(void) {
         cmocka_unit_test(test_entity_parse),
         cmocka_unit_test(test_sampler),
         cmocka_unit_test(test_neighbors),
+        cmocka_unit_test(test_hostile_inputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
