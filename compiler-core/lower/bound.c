@@ -139,6 +139,11 @@ static itv_t eval(const ictx_t *c, dlc_expr_t *e) {
             return (itv_t){dlc_int(ctx, 0), dlc_int(ctx, k - 1), k - 1};
         }
         return UNBOUNDED;
+    case DLC_EXPR_MIN: case DLC_EXPR_MAX: {
+        /* min/max of [a.lo, a.lo + a.w] and [b.lo, b.lo + b.w] spans at most the wider of the two */
+        dlc_expr_t *(*mm)(dlc_ctx_t *, dlc_expr_t *, dlc_expr_t *) = e->kind == DLC_EXPR_MIN ? dlc_min : dlc_max;
+        return (itv_t){mm(ctx, a.lo, b.lo), mm(ctx, a.hi, b.hi), a.w > b.w ? a.w : b.w};
+    }
     default: return UNBOUNDED;
     }
 }
@@ -209,4 +214,13 @@ int dlc__infer_reads(dlc__lower_t *L, const dlc__sctx_t *sc, int fixed_pos, cons
     reads_t r = {&c, p, have, lo, width, 0};
     dlc__expr_visit(sc->st->body, reads_visit, &r);
     return r.found ? 0 : 1;
+}
+
+void dlc__union_range(dlc__lower_t *L, const dlc__sctx_t *sc, int fixed_pos, int d, dlc_expr_t *start, int64_t w,
+                      int *have, dlc_expr_t **lo, int64_t *width) {
+    ictx_t c = {L, sc, fixed_pos};
+    reads_t r = {&c, NULL, have, lo, width, 0};
+    itv_t v = w < 0 ? UNBOUNDED : eval(&c, dlc_simplify(L->ctx, start, &L->ranges));
+    if (v.w >= 0) v.w += w;
+    union_dim(&c, &r, d, v);
 }

@@ -104,8 +104,14 @@ static dlc_expr_t *lower_value(dlc__lower_t *L, const dlc__sctx_t *sc, dlc_expr_
     missing_tensor = NULL;
     dlc_expr_t *r = to_loads(L, dlc_simplify(L->ctx, bind_axes(L, sc, e), &L->ranges));
     if (missing_tensor) {
-        dlc_error(DLC_ELOWER, "stage %s reads %s where it is not computed (check compute_at)", dlc_stage_name(sc->st),
-                  missing_tensor->name);
+        dlc_stage_t *ms = dlc_sched_stage(L->s, missing_tensor);
+        if (ms && ms->attach == DLC_ATTACH_AT)
+            dlc_error(DLC_ELOWER, "stage %s reads %s, which is attached inside %s and not computed where %s runs",
+                      dlc_stage_name(sc->st), missing_tensor->name, dlc_stage_name(ms->attach_stage),
+                      dlc_stage_name(sc->st));
+        else
+            dlc_error(DLC_ELOWER, "stage %s reads %s where it is not computed (check compute_at)",
+                      dlc_stage_name(sc->st), missing_tensor->name);
         return NULL;
     }
     return dlc_simplify(L->ctx, r, &L->ranges);
@@ -337,6 +343,87 @@ typedef struct {
     dlc_buffer_t *bufs[32];
 } attach_t;
 
+static int stage_pos(const dlc_schedule_t *s, const dlc_stage_t *st) {
+    for (int i = 0; i < s->n_stages; i++)
+        if (s->stages[i] == st) return i;
+    return -1;
+}
+
+/* Whether stage r, attached to N's stage, runs inside the scope of a stage
+ * attached at leaf `pos` with schedule position `p_idx`: deeper, or at the
+ * same leaf and later (consumers come later). */
+static int attached_inside(const nest_t *N, const dlc_stage_t *r, int pos, int p_idx) {
+    const dlc_stage_t *st = N->sc->st;
+    if (r->attach != DLC_ATTACH_AT || r->attach_stage != st) return 0;
+    int pr = dlc__stage_leaf_pos(st, r->attach_iv);
+    return pr > pos || (pr == pos && stage_pos(N->L->s, r) > p_idx);
+}
+
+static int window_of(nest_t *N, int pos, dlc_stage_t *ps, dlc_expr_t **mins, int64_t *exts, int64_t *size, int depth);
+
+/* The region of ps's tensor read inside leaf `pos` of N's stage: by the
+ * stage's own body (inner leaves free) and by the stages attached inside that
+ * scope (their whole nests, moved over the free leaves). Unions into
+ * have/lo/width; returns 0, 1 if nothing there reads it, or an error. */
+static int region_inside(nest_t *N, int pos, dlc_stage_t *ps, int *have, dlc_expr_t **lo, int64_t *width, int depth) {
+    dlc__lower_t *L = N->L;
+    dlc_schedule_t *s = L->s;
+    const dlc_tensor_t *p = ps->tensor;
+    int found = dlc__infer_reads(L, N->sc, pos, p, have, lo, width) == 0;
+    int p_idx = stage_pos(s, ps);
+    for (int i = 0; i < s->n_stages; i++) {
+        dlc_stage_t *r = s->stages[i];
+        if (!attached_inside(N, r, pos, p_idx) || !first_read_index(r->body, p)) continue;
+        if (depth > 2 * s->n_stages) return dlc_error(DLC_ELOWER, "attachment too deep at stage %s", dlc_stage_name(r));
+        dlc_expr_t *mins[DLC_MAX_DIMS];
+        int64_t exts[DLC_MAX_DIMS];
+        int rpos = dlc__stage_leaf_pos(N->sc->st, r->attach_iv);
+        int rc = window_of(N, rpos, r, mins, exts, NULL, depth + 1);
+        if (rc < 0) return rc;
+        dlc__sctx_t *tmp = dlc_arena_alloc(L->ctx->arena, sizeof *tmp);
+        dlc__sctx_init(L, tmp, r, mins, exts);
+        int h2[DLC_MAX_DIMS] = {0};
+        dlc_expr_t *lo2[DLC_MAX_DIMS];
+        int64_t w2[DLC_MAX_DIMS] = {0};
+        if (dlc__infer_reads(L, tmp, -1, p, h2, lo2, w2) != 0) continue;
+        for (int d = 0; d < p->ndim; d++)
+            if (h2[d]) dlc__union_range(L, N->sc, pos, d, lo2[d], w2[d], have, lo, width);
+        found = 1;
+    }
+    return found ? 0 : 1;
+}
+
+/* The window [mins, mins + exts) of ps's tensor computed at leaf `pos`. */
+static int window_of(nest_t *N, int pos, dlc_stage_t *ps, dlc_expr_t **mins, int64_t *exts, int64_t *size, int depth) {
+    dlc__lower_t *L = N->L;
+    dlc_ctx_t *ctx = L->ctx;
+    const dlc_tensor_t *p = ps->tensor;
+    int have[DLC_MAX_DIMS] = {0};
+    dlc_expr_t *lo[DLC_MAX_DIMS];
+    int64_t width[DLC_MAX_DIMS] = {0};
+    int rc = region_inside(N, pos, ps, have, lo, width, depth);
+    if (rc < 0) return rc;
+    if (rc == 1)
+        return dlc_error(DLC_ELOWER, "stage %s is attached to %s, which does not read it", dlc_stage_name(ps),
+                         dlc_stage_name(N->sc->st));
+    int64_t n = 1;
+    for (int d = 0; d < p->ndim; d++) {
+        int64_t S = p->shape[d];
+        if (!have[d] || width[d] < 0 || width[d] + 1 >= S) {
+            exts[d] = S;
+            mins[d] = dlc_int(ctx, 0);
+        } else {
+            exts[d] = width[d] + 1;
+            /* shifted to lie inside [0, S): covers [lo, lo + width] without guards */
+            mins[d] = dlc_simplify(
+                ctx, dlc_max(ctx, dlc_int(ctx, 0), dlc_min(ctx, lo[d], dlc_int(ctx, S - exts[d]))), &L->ranges);
+        }
+        n *= exts[d];
+    }
+    if (size) *size = n;
+    return 0;
+}
+
 static int prepare_attached(nest_t *N, int pos, attach_t *A) {
     dlc__lower_t *L = N->L;
     dlc_ctx_t *ctx = L->ctx;
@@ -352,18 +439,10 @@ static int prepare_attached(nest_t *N, int pos, attach_t *A) {
     A->scs = dlc_arena_alloc(ctx->arena, sizeof(dlc__sctx_t) * (size_t)n);
     for (int a = n - 1; a >= 0; a--) {
         dlc_tensor_t *p = A->att[a]->tensor;
-        int have[DLC_MAX_DIMS] = {0};
-        dlc_expr_t *lo[DLC_MAX_DIMS];
-        int64_t width[DLC_MAX_DIMS] = {0};
-        int found = dlc__infer_reads(L, N->sc, pos, p, have, lo, width) == 0;
-        for (int b = a + 1; b < n; b++) found |= dlc__infer_reads(L, &A->scs[b], -1, p, have, lo, width) == 0;
-        if (!found)
-            return dlc_error(DLC_ELOWER, "stage %s is attached to %s, which does not read it",
-                             dlc_stage_name(A->att[a]), dlc_stage_name(st));
+        int p_idx = stage_pos(s, A->att[a]);
         for (int i = 0; i < s->n_stages; i++) {
             dlc_stage_t *r = s->stages[i];
-            int ok = r == st || r->attach == DLC_ATTACH_INLINE;
-            for (int b = a + 1; b < n; b++) ok |= r == A->att[b];
+            int ok = r == st || r->attach == DLC_ATTACH_INLINE || attached_inside(N, r, pos, p_idx);
             if (!ok && first_read_index(r->body, p))
                 return dlc_error(DLC_ELOWER, "stage %s is attached inside %s but also read by %s",
                                  dlc_stage_name(A->att[a]), dlc_stage_name(st), dlc_stage_name(r));
@@ -371,19 +450,8 @@ static int prepare_attached(nest_t *N, int pos, attach_t *A) {
         dlc_expr_t *mins[DLC_MAX_DIMS];
         int64_t exts[DLC_MAX_DIMS];
         int64_t size = 1;
-        for (int d = 0; d < p->ndim; d++) {
-            int64_t S = p->shape[d];
-            if (!have[d] || width[d] < 0 || width[d] + 1 >= S) {
-                exts[d] = S;
-                mins[d] = dlc_int(ctx, 0);
-            } else {
-                exts[d] = width[d] + 1;
-                /* shifted to lie inside [0, S): covers [lo, lo + width] without guards */
-                mins[d] = dlc_simplify(
-                    ctx, dlc_max(ctx, dlc_int(ctx, 0), dlc_min(ctx, lo[d], dlc_int(ctx, S - exts[d]))), &L->ranges);
-            }
-            size *= exts[d];
-        }
+        int rc = window_of(N, pos, A->att[a], mins, exts, &size, 0);
+        if (rc < 0) return rc;
         dlc__sctx_init(L, &A->scs[a], A->att[a], mins, exts);
         dlc_scope_t scope = A->att[a]->scope == DLC_SCOPE_GLOBAL ? DLC_SCOPE_LOCAL : A->att[a]->scope;
         A->bufs[a] = dlc__buffer_new(ctx, p->name, p->dtype, size, scope);

@@ -44,5 +44,9 @@ dlc_expr_t *dlc__sctx_root_value(dlc__lower_t *L, const dlc__sctx_t *sc, int i);
  * lo/hi/width; returns 0, or 1 if `p` is not read. */
 int dlc__infer_reads(dlc__lower_t *L, const dlc__sctx_t *sc, int fixed_pos, const dlc_tensor_t *p, int *have,
                      dlc_expr_t **lo, int64_t *width);
+/* Unions into dimension d of lo/width the range [start, start + w] (w < 0:
+ * the whole dimension) as it moves while the leaves of sc after fixed_pos run. */
+void dlc__union_range(dlc__lower_t *L, const dlc__sctx_t *sc, int fixed_pos, int d, dlc_expr_t *start, int64_t w,
+                      int *have, dlc_expr_t **lo, int64_t *width);
 
 #endif

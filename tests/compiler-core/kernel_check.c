@@ -358,6 +358,40 @@ static void rs_attach(rs_t *r, dlc_stage_t *st, dlc_stage_t *parent) {
             ivn(at));
 }
 
+/* attaches st at a random leaf of parent at position >= min_pos; returns the position */
+static int rs_attach_from(rs_t *r, dlc_stage_t *st, dlc_stage_t *parent, int min_pos) {
+    if (!r->ok) return 0;
+    int n;
+    dlc_iter_var_t *const *lv = dlc_stage_leaves(parent, &n);
+    int p = min_pos + rs_int(r, n - min_pos);
+    rs_step(r, dlc_stage_compute_at(st, parent, lv[p]), "%s.compute_at(%s, %s)", dlc_stage_name(st),
+            dlc_stage_name(parent), ivn(lv[p]));
+    return p;
+}
+
+/* Sometimes stages input `t` through a cache read by `reader`, at root or at a
+ * random leaf of it, sometimes with a second cache of the first one attached
+ * at the same or a deeper leaf (shared at ko, local at ki on GPUs). */
+static void rs_cache_read(rs_t *r, dlc_schedule_t *s, dlc_stage_t *reader, dlc_tensor_t *t) {
+    if (!r->ok || rs_int(r, 3) != 0) return;
+    dlc_tensor_t *rt = dlc_stage_tensor(reader);
+    dlc_scope_t scope = rs_int(r, 2) ? DLC_SCOPE_SHARED : DLC_SCOPE_LOCAL;
+    dlc_tensor_t *c = dlc_sched_cache_read(s, t, scope, 1, &rt);
+    rs_step(r, c ? 0 : dlc_last_status(), "cache_read(%s, %s, [%s]) -> %s", t->name, dlc_scope_name(scope), rt->name,
+            c ? c->name : "(null)");
+    if (!c) return;
+    dlc_stage_t *cs = dlc_sched_stage(s, c);
+    int pos = 0;
+    if (rs_int(r, 4) != 0) pos = rs_attach_from(r, cs, reader, 0);
+    if (rs_int(r, 3) == 0) rs_stage(r, cs);
+    if (r->ok && rs_int(r, 3) == 0) {
+        dlc_tensor_t *c2 = dlc_sched_cache_read(s, c, DLC_SCOPE_LOCAL, 1, &rt);
+        rs_step(r, c2 ? 0 : dlc_last_status(), "cache_read(%s, local, [%s]) -> %s", c->name, rt->name,
+                c2 ? c2->name : "(null)");
+        if (c2) rs_attach_from(r, dlc_sched_stage(s, c2), reader, pos);
+    }
+}
+
 dlc_schedule_t *krandom_schedule(dlc_ctx_t *ctx, const dlc_op_t *op, uint64_t seed, dlc_strbuf_t *log) {
     rs_t r = {seed * 0x9E3779B97F4A7C15ULL + 1, log, 1};
     for (int i = 0; i < 4; i++) rs_next(&r);
@@ -379,6 +413,9 @@ dlc_schedule_t *krandom_schedule(dlc_ctx_t *ctx, const dlc_op_t *op, uint64_t se
         rs_stage(&r, cl);
         if (rs_int(&r, 4) != 0) rs_attach(&r, cl, so);
     }
+    /* caches of the placeholders the reduction reads (a conv's data goes through pad) */
+    for (int i = 0; i < op->n_args - op->n_outputs; i++)
+        if (!pad || i > 0) rs_cache_read(&r, s, reader, op->args[i]);
     if (pad) {
         int how = rs_int(&r, 3);
         if (how == 0) rs_step(&r, dlc_stage_compute_inline(pad), "pad.compute_inline()");

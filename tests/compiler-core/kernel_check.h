@@ -43,9 +43,11 @@ void kbatch_destroy(kbatch_t **b);
  * operator built in ctx: random splits (factor or nparts, dividing or not),
  * fuses of adjacent axes, a random permutation of the leaves, vectorize /
  * unroll / parallel (parallel only on data axes outside every reduce axis),
- * sometimes a local cache_write attached at a random leaf of the output, and
- * for conv2d the pad stage inlined, attached at a random leaf of its reader,
- * or left at root. The steps are appended to log, one per line. Returns NULL
+ * sometimes a local cache_write attached at a random leaf of the output,
+ * sometimes shared/local cache_reads of the inputs at root or at a random leaf
+ * of the reduction (with a second-level cache at the same or a deeper leaf),
+ * and for conv2d the pad stage inlined, attached at a random leaf of its
+ * reader, or left at root. The steps are appended to log, one per line. Returns NULL
  * (with the failing step in log) if a primitive refused a step. */
 dlc_schedule_t *krandom_schedule(dlc_ctx_t *ctx, const dlc_op_t *op, uint64_t seed, dlc_strbuf_t *log);
 /* A random small spec "dense:..", "batch_matmul:.." or "conv2d:..": kind 0, 1, 2. */

@@ -662,6 +662,46 @@ static void test_pragma_bind(void **state) {
         kcheck_assert(s, 3, (dlc_tensor_t *[]){A, W, D}, 1, NULL, "GPU-style bind + shared caches");
         dlc_ctx_destroy(&c);
     }
+    /* TVM's GPU matmul: shared caches at ko, local caches of the shared ones at ki (deeper in the same stage) */
+    for (int sh = 0; sh < 3; sh++) {
+        dlc_ctx_t *c = dlc_ctx_new();
+        dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, (int64_t[]){shapes[sh][0], shapes[sh][2]}, DLC_FLOAT32);
+        dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, (int64_t[]){shapes[sh][1], shapes[sh][2]}, DLC_FLOAT32);
+        dlc_tensor_t *D = dlc_topi_dense(c, A, W);
+        dlc_schedule_t *s = NN(dlc_sched_create(c, 1, &D));
+        dlc_tensor_t *DL = NN(dlc_sched_cache_write(s, D, DLC_SCOPE_LOCAL));
+        dlc_tensor_t *AS = NN(dlc_sched_cache_read(s, A, DLC_SCOPE_SHARED, 1, &DL));
+        dlc_tensor_t *WS = NN(dlc_sched_cache_read(s, W, DLC_SCOPE_SHARED, 1, &DL));
+        dlc_tensor_t *AL = NN(dlc_sched_cache_read(s, AS, DLC_SCOPE_LOCAL, 1, &DL));
+        dlc_tensor_t *WL = NN(dlc_sched_cache_read(s, WS, DLC_SCOPE_LOCAL, 1, &DL));
+        dlc_stage_t *sd = dlc_sched_stage(s, D), *sl = dlc_sched_stage(s, DL);
+        dlc_iter_var_t *by, *bx, *ty, *tx, *ko, *ki;
+        OK(dlc_stage_tile(sd, ax(sd, 0), ax(sd, 1), 4, 8, &by, &bx, &ty, &tx));
+        OK(dlc_stage_bind(sd, by, DLC_THREAD_BLOCK_Y));
+        OK(dlc_stage_bind(sd, bx, DLC_THREAD_BLOCK_X));
+        OK(dlc_stage_bind(sd, ty, DLC_THREAD_THREAD_Y));
+        OK(dlc_stage_bind(sd, tx, DLC_THREAD_THREAD_X));
+        OK(dlc_stage_compute_at(sl, sd, bx));
+        OK(dlc_stage_split(sl, rax(sl, 0), 4, &ko, &ki));
+        OK(dlc_stage_reorder(sl, 4, (dlc_iter_var_t *[]){ko, ki, ax(sl, 0), ax(sl, 1)}));
+        OK(dlc_stage_compute_at(dlc_sched_stage(s, AS), sl, ko));
+        OK(dlc_stage_compute_at(dlc_sched_stage(s, WS), sl, ko));
+        OK(dlc_stage_compute_at(dlc_sched_stage(s, AL), sl, ki));
+        OK(dlc_stage_compute_at(dlc_sched_stage(s, WL), sl, ki));
+        /* the shared tile holds one k block of the rows of this block, not the whole of A */
+        dlc_lowered_func_t *f;
+        OK(dlc_lower(s, "nested_probe", 3, (dlc_tensor_t *[]){A, W, D}, 1, &f));
+        dlc_strbuf_t ir;
+        dlc_strbuf_init(&ir);
+        dlc_func_print(f, &ir);
+        char want[64];
+        snprintf(want, sizeof want, "allocate A_shared[float32 * %lld] in shared",
+                 (long long)((shapes[sh][0] < 4 ? shapes[sh][0] : 4) * (shapes[sh][2] < 4 ? shapes[sh][2] : 4)));
+        if (!strstr(ir.data, want)) fail_msg("expected '%s' in\n%s", want, ir.data);
+        dlc_strbuf_free(&ir);
+        kcheck_assert(s, 3, (dlc_tensor_t *[]){A, W, D}, 1, NULL, "GPU matmul: shared at ko, local at ki");
+        dlc_ctx_destroy(&c);
+    }
     /* shared caches at the block level with threads inside, on a conv: pad inlined, data cached per block */
     kop_new(&k, "conv2d:1,4,8,9,6,3,3,1,1");
     inline_injective(&k);
@@ -1185,6 +1225,28 @@ static void test_independent_values(void **state) {
     }
 }
 
+/* ---- two outputs in one kernel ---- */
+static void test_two_outputs(void **state) {
+    (void)state;
+    for (int variant = 0; variant < 2; variant++) {
+        dlc_ctx_t *c = dlc_ctx_new();
+        dlc_tensor_t *X = dlc_te_placeholder(c, "X", 2, (int64_t[]){6, 11}, DLC_FLOAT32);
+        dlc_tensor_t *bias = dlc_te_placeholder(c, "bias", 1, (int64_t[]){11}, DLC_FLOAT32);
+        dlc_tensor_t *B = dlc_topi_bias_add(c, X, bias), *R = dlc_topi_relu(c, B);
+        dlc_schedule_t *s = NN(dlc_sched_create(c, 2, (dlc_tensor_t *[]){B, R}));
+        if (variant) {
+            dlc_stage_t *sb = dlc_sched_stage(s, B), *sr = dlc_sched_stage(s, R);
+            dlc_iter_var_t *o, *i;
+            OK(dlc_stage_split(sr, ax(sr, 1), 4, &o, &i));
+            OK(dlc_stage_vectorize(sr, i));
+            OK(dlc_stage_parallel(sb, ax(sb, 0)));
+            assert_int_equal(dlc_stage_compute_inline(sb), DLC_ESCHEDULE); /* an output */
+        }
+        kcheck_assert(s, 4, (dlc_tensor_t *[]){X, bias, B, R}, 2, NULL, "two outputs");
+        dlc_ctx_destroy(&c);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_schedules),
@@ -1206,6 +1268,7 @@ int main(void) {
         cmocka_unit_test(test_dtypes),
         cmocka_unit_test(test_intrinsics_select),
         cmocka_unit_test(test_independent_values),
+        cmocka_unit_test(test_two_outputs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

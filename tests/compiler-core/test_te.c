@@ -872,7 +872,29 @@ static void test_lower_ir(void **state) {
     assert_int_equal(dlc_lower(x.s, "bad", 2, (dlc_tensor_t *[]){x.A, x.D}, 1, &f), DLC_ELOWER); /* D is not an output */
     assert_int_equal(dlc_lower(x.s, "bad", 3, (dlc_tensor_t *[]){x.A, x.A, x.R}, 1, &f), DLC_ELOWER);
     assert_int_equal(dlc_lower(x.s, "bad", 3, (dlc_tensor_t *[]){x.A, x.W, x.R}, 0, &f), DLC_ELOWER);
+    /* a producer attached inside one consumer but read by another at root */
     dlc_ctx_destroy(&x.ctx);
+    dlc_ctx_t *c = dlc_ctx_new();
+    dlc_op_spec_t sp;
+    dlc_op_t op;
+    assert_int_equal(dlc_op_parse("softmax:4,5", &sp), 0);
+    assert_int_equal(dlc_op_build(c, &sp, &op), 0);
+    dlc_schedule_t *s = dlc_sched_create(c, 1, &op.out);
+    dlc_stage_t *ex = NULL, *out = dlc_sched_stage(s, op.out);
+    for (int i = 0; i < dlc_sched_num_stages(s); i++)
+        if (strcmp(dlc_stage_name(dlc_sched_stage_at(s, i)), "softmax_exp") == 0) ex = dlc_sched_stage_at(s, i);
+    assert_non_null(ex);
+    assert_int_equal(dlc_stage_compute_at(ex, out, dlc_stage_axis(out, 0)), 0);
+    assert_int_equal(dlc_lower(s, "bad", op.n_args, op.args, 1, &f), DLC_ELOWER);
+    if (!strstr(dlc_last_error(), "softmax_sum reads softmax_exp, which is attached inside softmax"))
+        fail_msg("message: %s", dlc_last_error());
+    /* ... fine once the other reader is attached there too */
+    dlc_stage_t *sm = NULL;
+    for (int i = 0; i < dlc_sched_num_stages(s); i++)
+        if (strcmp(dlc_stage_name(dlc_sched_stage_at(s, i)), "softmax_sum") == 0) sm = dlc_sched_stage_at(s, i);
+    assert_int_equal(dlc_stage_compute_at(sm, out, dlc_stage_axis(out, 0)), 0);
+    assert_int_equal(dlc_lower(s, "good", op.n_args, op.args, 1, &f), 0);
+    dlc_ctx_destroy(&c);
 }
 
 int main(void) {
