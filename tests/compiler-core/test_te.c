@@ -840,6 +840,7 @@ static void test_lower_ir(void **state) {
 
     /* cache_write + compute_at, bind, tensorize */
     dense_relu(&x, 8, 16, 4);
+    args[0] = x.A, args[1] = x.W, args[2] = x.R;
     dlc_tensor_t *DL = dlc_sched_cache_write(x.s, x.D, DLC_SCOPE_LOCAL);
     assert_non_null(DL);
     assert_string_equal(DL->name, "dense_local");
