@@ -490,7 +490,11 @@ static void emit_stmt(cg_t *g, const dlc_stmt_t *s, int ind) {
             dlc_strbuf_printf(o, "{ %s *restrict %s = (%s *)aligned_alloc(64, %lld);\n", ctype_of(b->dtype), bn,
                               ctype_of(b->dtype), (long long)((bytes + 63) / 64 * 64));
             dlc_strbuf_indent(o, ind + 2);
-            dlc_strbuf_printf(o, "if (!%s) return -1;\n", bn);
+            /* no return out of an OpenMP region: flag the failure, skip the iteration */
+            if (g->in_parallel)
+                dlc_strbuf_printf(o, "if (!%s) { __atomic_store_n(&dlc_alloc_failed, 1, __ATOMIC_RELAXED); continue; }\n", bn);
+            else
+                dlc_strbuf_printf(o, "if (!%s) return -1;\n", bn);
         } else {
             dlc_strbuf_printf(o, "{ %s %s[%lld] __attribute__((aligned(64)));\n", ctype_of(b->dtype), bn,
                               (long long)b->size);
@@ -543,8 +547,9 @@ static int emit_func(cg_t *g, const dlc_lowered_func_t *f) {
                           is_out ? "" : "const ", ctype_of(b->dtype), buf_name(g, b), is_out ? "" : "const ",
                           ctype_of(b->dtype), i);
     }
+    dlc_strbuf_append(o, "  int32_t dlc_alloc_failed = 0; (void)dlc_alloc_failed;\n");
     emit_stmt(g, f->body, 2);
-    dlc_strbuf_append(o, "  return 0;\n}\n");
+    dlc_strbuf_append(o, "  return dlc_alloc_failed ? -1 : 0;\n}\n");
     /* descriptor */
     dlc_strbuf_printf(o, "__attribute__((visibility(\"default\"))) const dlc_kernel_desc_t %s__desc = {\n", f->name);
     dlc_strbuf_printf(o, "  DLC_KERNEL_ABI_VERSION, %d,\n  {", f->n_args);

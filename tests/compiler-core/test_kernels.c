@@ -441,6 +441,16 @@ static void test_compute_at_levels(void **state) {
         OK(dlc_stage_vectorize(c, wi));
         kop_check(&k, "pad at rc of a tiled conv");
     }
+    /* a buffer too large for the stack, attached inside a parallel loop */
+    kop_new(&k, "conv2d:1,8,40,40,4,3,3,1,1");
+    {
+        dlc_stage_t *c = k.out;
+        dlc_iter_var_t *f;
+        OK(dlc_stage_fuse(c, ax(c, 0), ax(c, 1), &f));
+        OK(dlc_stage_parallel(c, f));
+        OK(dlc_stage_compute_at(stage_named(k.s, "pad"), c, f));
+        kop_check(&k, "pad (heap buffer) inside a parallel loop");
+    }
     /* pooling: the padded input at the row loop */
     kop_new(&k, "pool2d:1,3,11,9,3,3,2,1,max");
     OK(dlc_stage_compute_at(stage_named(k.s, "pad"), k.out, ax(k.out, 2)));
