@@ -93,7 +93,7 @@ typedef enum {
 } dlc_reorder_policy_t;
 
 /* Annotations; the numbers are TVM's _ann_to_number (the one-hot feature slot). */
-#define DLC_ANN_MAP(X)              \
+#define DLC_KNOB_ANN_MAP(X)              \
     X(NONE, "none")                 \
     X(VEC, "vec")                   \
     X(UNROLL, "unroll")             \
@@ -106,13 +106,13 @@ typedef enum {
     X(VTHREAD, "vthread")           \
     X(FUSE, "fuse")
 typedef enum {
-#define DLC__AN(e, name) DLC_ANN_##e,
-    DLC_ANN_MAP(DLC__AN)
-#undef DLC__AN
-    DLC_ANN_COUNT
-} dlc_ann_t;
-const char *dlc_ann_name(int ann); /* "unroll"; NULL if out of range */
-int dlc_ann_parse(const char *name); /* dlc_ann_t, or -1 */
+#define DLC__KAN(e, name) DLC_KNOB_ANN_##e,
+    DLC_KNOB_ANN_MAP(DLC__KAN)
+#undef DLC__KAN
+    DLC_KNOB_ANN_COUNT
+} dlc_knob_ann_t;
+const char *dlc_knob_ann_name(int ann); /* "unroll"; NULL if out of range */
+int dlc_knob_ann_parse(const char *name); /* dlc_knob_ann_t, or -1 */
 
 const char *dlc_split_policy_name(dlc_split_policy_t p);
 int dlc_split_policy_parse(const char *name);   /* dlc_split_policy_t, or -1 */
@@ -228,7 +228,7 @@ uint64_t dlc_space_rand64(uint64_t *state);
 int dlc_space_feature_len(const dlc_space_t *sp);
 /* TVM's ConfigEntity.get_flatten_feature: knob by knob, split sizes (with the
  * -1 resolved to ceil(extent / product of the others), where TVM copies the
- * -1), reorder permutations, annotations one-hot over DLC_ANN_COUNT slots per
+ * -1), reorder permutations, annotations one-hot over DLC_KNOB_ANN_COUNT slots per
  * axis (locate_cache: the axis positions), other options as numbers (bool 0/1,
  * int, real; strings and other JSON: the position among the candidates).
  * Writes min(cap, len) values and returns len. */
@@ -265,7 +265,7 @@ const int64_t *dlc_config_split(const dlc_config_t *cfg, const char *name, int *
  * loop extent of TVM's SplitEntity.apply. out has num_outputs entries. */
 int dlc_config_split_resolved(const dlc_config_t *cfg, const char *name, int64_t *out);
 const int *dlc_config_reorder(const dlc_config_t *cfg, const char *name, int *n); /* axis positions */
-/* dlc_ann_t per axis; for locate_cache, the chosen axis positions. */
+/* dlc_knob_ann_t per axis; for locate_cache, the chosen axis positions. */
 const int *dlc_config_annotate(const dlc_config_t *cfg, const char *name, int *n);
 int dlc_config_knob_int(const dlc_config_t *cfg, const char *name, int64_t *out); /* int or bool */
 int dlc_config_knob_bool(const dlc_config_t *cfg, const char *name, int *out);    /* bool or int */

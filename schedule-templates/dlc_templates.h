@@ -24,6 +24,7 @@
 #ifndef DLC_TEMPLATES_H
 #define DLC_TEMPLATES_H
 
+#include <jansson.h>
 #include "compiler-core/dlc_codegen.h"
 
 #ifdef __cplusplus
@@ -81,6 +82,23 @@ dlc_schedule_t *dlc_op_default_schedule(dlc_ctx_t *ctx, const dlc_op_spec_t *spe
                                         const dlc_target_t *target);
 
 /* ---- compute definitions (topi) ---- */
+/* 2-D convolution parameters as TVM's args carry them (4-sided padding). */
+typedef struct {
+    int64_t stride_h, stride_w;
+    int64_t pad_top, pad_left, pad_bottom, pad_right;
+    int64_t dil_h, dil_w;
+} dlc_conv_params_t;
+dlc_conv_params_t dlc_conv_params(int64_t stride, int64_t pad, int64_t dilation); /* symmetric */
+/* Output height/width; DLC_EINVAL if not positive. */
+int dlc_conv_out_hw(const dlc_conv_params_t *p, int64_t h, int64_t w, int64_t r, int64_t s, int64_t *oh, int64_t *ow);
+dlc_tensor_t *dlc_topi_pad2d4(dlc_ctx_t *ctx, dlc_tensor_t *x, int h_axis, int64_t top, int64_t left, int64_t bottom,
+                              int64_t right, dlc_expr_t *value);
+dlc_tensor_t *dlc_topi_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, const dlc_conv_params_t *p);
+dlc_tensor_t *dlc_topi_conv2d_NCHWc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                    const dlc_conv_params_t *p);
+dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                        const dlc_conv_params_t *p);
+/* The symmetric shorthands below call the general versions above. */
 dlc_tensor_t *dlc_topi_dense(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *weight);
 dlc_tensor_t *dlc_topi_batch_matmul(dlc_ctx_t *ctx, dlc_tensor_t *a, dlc_tensor_t *b);
 /* Zero (or `value`) padding of the last two axes of a 4-D/5-D tensor. */
@@ -98,6 +116,79 @@ dlc_tensor_t *dlc_topi_pool2d(dlc_ctx_t *ctx, dlc_tensor_t *data, int64_t r, int
 dlc_tensor_t *dlc_topi_softmax(dlc_ctx_t *ctx, dlc_tensor_t *x);
 dlc_tensor_t *dlc_topi_relu(dlc_ctx_t *ctx, dlc_tensor_t *x);
 dlc_tensor_t *dlc_topi_bias_add(dlc_ctx_t *ctx, dlc_tensor_t *x, dlc_tensor_t *bias); /* bias along the last axis */
+
+/* ---- tasks and templates (AutoTVM) ----
+ * A task is (template, args, target): args are TVM's task arguments as they
+ * stand in tuning logs, e.g. for conv2d_NCHWc.x86
+ *   [["TENSOR", [1, 64, 56, 56], "float32"], ["TENSOR", [64, 64, 3, 3], "float32"],
+ *    [1, 1], [1, 1, 1, 1], [1, 1], "NCHW", "NCHW", "float32"]
+ * A template defines the config space for the args and, for one config,
+ * builds the compute and its schedule. Usage:
+ *   dlc_task_t *task;
+ *   dlc_task_create("conv2d_NCHWc.x86", args, &target, &task);
+ *   dlc_config_t *cfg;  dlc_space_get(dlc_task_space(task), 188, &cfg);
+ *   dlc_op_t op;  dlc_schedule_t *s;
+ *   rc = dlc_task_instantiate(task, cfg, ctx, &op, &s);  // DLC_EINSTANTIATE: config not valid
+ *   ...
+ *   dlc_config_destroy(&cfg);  dlc_task_destroy(&task);
+ */
+typedef struct dlc_task dlc_task_t;
+typedef struct dlc_space dlc_space_t;
+typedef struct dlc_config dlc_config_t;
+
+/* What a template's args describe, parsed once per task. */
+typedef struct {
+    dlc_opk_t op;
+    dlc_dtype_t dtype, out_dtype;
+    int64_t data[DLC_MAX_DIMS], kernel[DLC_MAX_DIMS]; /* shapes as in the args */
+    int data_ndim, kernel_ndim;
+    dlc_conv_params_t conv;
+    int64_t output_padding[2];                      /* conv2d_transpose */
+    int64_t pool[2];                                /* pool kernel (R, S) */
+    int pool_max;
+} dlc_workload_t;
+
+typedef struct dlc_template {
+    const char *name;  /* TVM task name, e.g. "conv2d_NCHWc.x86" */
+    const char *key;   /* "x86", "arm_cpu" or "cpu" (generic): which targets it serves */
+    dlc_opk_t op;      /* the operator it implements */
+    /* Parses TVM args into w; DLC_EINVAL naming the bad argument. */
+    int (*parse_args)(const json_t *args, dlc_workload_t *w);
+    /* TVM args for an operator spec (new reference), for tuning an --op. */
+    json_t *(*args_from_spec)(const dlc_op_spec_t *spec);
+    /* Defines the knobs of the task's space. */
+    int (*define_space)(const dlc_task_t *task, dlc_space_t *sp);
+    /* Builds compute (op: inputs then outputs, flops) and schedule for cfg in
+     * ctx; DLC_EINSTANTIATE when the config does not fit the workload. */
+    int (*instantiate)(const dlc_task_t *task, const dlc_config_t *cfg, dlc_ctx_t *ctx, dlc_op_t *op,
+                       dlc_schedule_t **s);
+} dlc_template_t;
+
+/* Every registered template, NULL-terminated. */
+const dlc_template_t *const *dlc_template_list(void);
+const dlc_template_t *dlc_template_find(const char *name);
+/* Whether a template serves a target (x86: llvm on x86_64 without
+ * -device=arm_cpu; arm_cpu: targets with the arm_cpu key; cpu: any llvm). */
+int dlc_template_matches(const dlc_template_t *t, const dlc_target_t *target);
+/* Candidate templates for an operator on a target, best first (as TVM's
+ * strategy orders them); returns the count written (at most cap). */
+int dlc_template_candidates(dlc_opk_t op, const dlc_target_t *target, const dlc_template_t **out, int cap);
+
+/* Creates a task (copies args and target; builds the space). */
+int dlc_task_create(const char *template_name, const json_t *args, const dlc_target_t *target, dlc_task_t **out);
+/* A task for an --op spec with the given template (NULL: the first candidate). */
+int dlc_task_from_spec(const dlc_op_spec_t *spec, const char *template_name, const dlc_target_t *target,
+                       dlc_task_t **out);
+void dlc_task_destroy(dlc_task_t **task);
+const dlc_template_t *dlc_task_template(const dlc_task_t *task);
+const dlc_workload_t *dlc_task_workload(const dlc_task_t *task);
+const dlc_target_t *dlc_task_target(const dlc_task_t *task);
+const json_t *dlc_task_args(const dlc_task_t *task);      /* borrowed */
+dlc_space_t *dlc_task_space(const dlc_task_t *task);      /* owned by the task */
+double dlc_task_flops(const dlc_task_t *task);
+/* Compute and schedule for one config (see dlc_template_t.instantiate). */
+int dlc_task_instantiate(const dlc_task_t *task, const dlc_config_t *cfg, dlc_ctx_t *ctx, dlc_op_t *op,
+                         dlc_schedule_t **s);
 
 #ifdef __cplusplus
 }

@@ -16,10 +16,10 @@ _Static_assert(sizeof knob_codes / sizeof *knob_codes == DLC_KNOB_KIND_COUNT, "k
 
 static const char *const ann_names[] = {
 #define DLC__X(e, name) name,
-    DLC_ANN_MAP(DLC__X)
+    DLC_KNOB_ANN_MAP(DLC__X)
 #undef DLC__X
 };
-_Static_assert(sizeof ann_names / sizeof *ann_names == DLC_ANN_COUNT, "annotation table");
+_Static_assert(sizeof ann_names / sizeof *ann_names == DLC_KNOB_ANN_COUNT, "annotation table");
 
 static const char *const split_policies[] = {
 #define DLC__X(e, name) name,
@@ -40,7 +40,7 @@ const char *dlc_knob_kind_code(dlc_knob_kind_t kind) {
     return (unsigned)kind < DLC_KNOB_KIND_COUNT ? knob_codes[kind] : "?";
 }
 
-const char *dlc_ann_name(int ann) { return (unsigned)ann < DLC_ANN_COUNT ? ann_names[ann] : NULL; }
+const char *dlc_knob_ann_name(int ann) { return (unsigned)ann < DLC_KNOB_ANN_COUNT ? ann_names[ann] : NULL; }
 
 static int table_find(const char *const *t, int n, const char *name) {
     for (int i = 0; name && i < n; i++)
@@ -48,7 +48,7 @@ static int table_find(const char *const *t, int n, const char *name) {
     return -1;
 }
 
-int dlc_ann_parse(const char *name) { return table_find(ann_names, DLC_ANN_COUNT, name); }
+int dlc_knob_ann_parse(const char *name) { return table_find(ann_names, DLC_KNOB_ANN_COUNT, name); }
 const char *dlc_split_policy_name(dlc_split_policy_t p) {
     return (unsigned)p < DLC_SPLIT_POLICY_COUNT ? split_policies[p] : "?";
 }
@@ -93,7 +93,7 @@ static int check_name(const dlc_space_t *sp, const char *name) {
 }
 
 static int knob_feature_len(const dlc__knob_t *kn) {
-    if (kn->kind == DLC_KNOB_ANNOTATE && !kn->ann_locate) return kn->width * DLC_ANN_COUNT;
+    if (kn->kind == DLC_KNOB_ANNOTATE && !kn->ann_locate) return kn->width * DLC_KNOB_ANN_COUNT;
     return kn->width;
 }
 
@@ -273,7 +273,7 @@ static void ann_dfs(dlc__knob_t *kn, const int *opts, int n_opts, int now, int64
         return;
     }
     for (int i = 0; i < n_opts; i++) {
-        int v = vec + (opts[i] == DLC_ANN_VEC);
+        int v = vec + (opts[i] == DLC_KNOB_ANN_VEC);
         if (v > 1) continue;
         stack[now] = opts[i];
         ann_dfs(kn, opts, n_opts, now + 1, stack, v);
@@ -308,16 +308,16 @@ static int define_ann_fixed(dlc_space_t *sp, const char *name, int n_axes, const
 
 /* bind_gpu / bind_gpu_virtual: "fuse" for the leading axes, then the bindings. */
 static int define_bind_gpu(dlc_space_t *sp, const char *name, int n_axes, int virt) {
-    static const int b6[] = {DLC_ANN_BLOCK_Z, DLC_ANN_BLOCK_Y, DLC_ANN_BLOCK_X,
-                             DLC_ANN_THREAD_Z, DLC_ANN_THREAD_Y, DLC_ANN_THREAD_X};
-    static const int b4[] = {DLC_ANN_BLOCK_Y, DLC_ANN_BLOCK_X, DLC_ANN_THREAD_Y, DLC_ANN_THREAD_X};
-    static const int b2[] = {DLC_ANN_BLOCK_X, DLC_ANN_THREAD_X};
-    static const int v9[] = {DLC_ANN_BLOCK_Z, DLC_ANN_BLOCK_Y, DLC_ANN_BLOCK_X,
-                             DLC_ANN_VTHREAD, DLC_ANN_VTHREAD, DLC_ANN_VTHREAD,
-                             DLC_ANN_THREAD_Z, DLC_ANN_THREAD_Y, DLC_ANN_THREAD_X};
-    static const int v6[] = {DLC_ANN_BLOCK_Y, DLC_ANN_BLOCK_X, DLC_ANN_VTHREAD,
-                             DLC_ANN_VTHREAD, DLC_ANN_THREAD_Y, DLC_ANN_THREAD_X};
-    static const int v3[] = {DLC_ANN_BLOCK_X, DLC_ANN_VTHREAD, DLC_ANN_THREAD_X};
+    static const int b6[] = {DLC_KNOB_ANN_BLOCK_Z, DLC_KNOB_ANN_BLOCK_Y, DLC_KNOB_ANN_BLOCK_X,
+                             DLC_KNOB_ANN_THREAD_Z, DLC_KNOB_ANN_THREAD_Y, DLC_KNOB_ANN_THREAD_X};
+    static const int b4[] = {DLC_KNOB_ANN_BLOCK_Y, DLC_KNOB_ANN_BLOCK_X, DLC_KNOB_ANN_THREAD_Y, DLC_KNOB_ANN_THREAD_X};
+    static const int b2[] = {DLC_KNOB_ANN_BLOCK_X, DLC_KNOB_ANN_THREAD_X};
+    static const int v9[] = {DLC_KNOB_ANN_BLOCK_Z, DLC_KNOB_ANN_BLOCK_Y, DLC_KNOB_ANN_BLOCK_X,
+                             DLC_KNOB_ANN_VTHREAD, DLC_KNOB_ANN_VTHREAD, DLC_KNOB_ANN_VTHREAD,
+                             DLC_KNOB_ANN_THREAD_Z, DLC_KNOB_ANN_THREAD_Y, DLC_KNOB_ANN_THREAD_X};
+    static const int v6[] = {DLC_KNOB_ANN_BLOCK_Y, DLC_KNOB_ANN_BLOCK_X, DLC_KNOB_ANN_VTHREAD,
+                             DLC_KNOB_ANN_VTHREAD, DLC_KNOB_ANN_THREAD_Y, DLC_KNOB_ANN_THREAD_X};
+    static const int v3[] = {DLC_KNOB_ANN_BLOCK_X, DLC_KNOB_ANN_VTHREAD, DLC_KNOB_ANN_THREAD_X};
     const int *tail;
     int nt;
     if (!virt) {
@@ -332,7 +332,7 @@ static int define_bind_gpu(dlc_space_t *sp, const char *name, int n_axes, int vi
         else return dlc_error(DLC_EINVAL, "define_annotate '%s': bind_gpu_virtual needs 3 axes or more", name);
     }
     int anns[4096];
-    for (int i = 0; i < n_axes - nt; i++) anns[i] = DLC_ANN_FUSE;
+    for (int i = 0; i < n_axes - nt; i++) anns[i] = DLC_KNOB_ANN_FUSE;
     memcpy(anns + n_axes - nt, tail, nt * sizeof *tail);
     return define_ann_fixed(sp, name, n_axes, anns);
 }
@@ -384,19 +384,19 @@ int dlc_space_define_annotate(dlc_space_t *sp, const char *name, int n_axes, con
     for (;;) {
         size_t len = strcspn(p, "_");
         int a = -1;
-        if ((len == 3 && !strncmp(p, "try", 3)) || (len == 4 && !strncmp(p, "none", 4))) a = DLC_ANN_NONE;
-        else if (len == 6 && !strncmp(p, "unroll", 6)) a = DLC_ANN_UNROLL;
-        else if (len == 3 && !strncmp(p, "vec", 3)) a = DLC_ANN_VEC;
+        if ((len == 3 && !strncmp(p, "try", 3)) || (len == 4 && !strncmp(p, "none", 4))) a = DLC_KNOB_ANN_NONE;
+        else if (len == 6 && !strncmp(p, "unroll", 6)) a = DLC_KNOB_ANN_UNROLL;
+        else if (len == 3 && !strncmp(p, "vec", 3)) a = DLC_KNOB_ANN_VEC;
         if (a < 0 || n_opts == 64)
             return dlc_error(DLC_EINVAL, "define_annotate '%s': invalid policy '%s'", name, policy);
-        has_vec |= a == DLC_ANN_VEC;
+        has_vec |= a == DLC_KNOB_ANN_VEC;
         opts[n_opts++] = a;
         if (!p[len]) break;
         p += len + 1;
     }
     /* a repeated option (e.g. "vec_vec") would repeat entities in TVM too; keep them */
     int n_vec = 0;
-    for (int i = 0; i < n_opts; i++) n_vec += opts[i] == DLC_ANN_VEC;
+    for (int i = 0; i < n_opts; i++) n_vec += opts[i] == DLC_KNOB_ANN_VEC;
     if (n_vec > 1) return dlc_error(DLC_EINVAL, "define_annotate '%s': 'vec' repeated in '%s'", name, policy);
     int64_t count = ann_count(n_axes, n_opts, has_vec, DLC__KNOB_MAX_VALUES / n_axes);
     if (count > DLC__KNOB_MAX_VALUES / n_axes)
@@ -552,7 +552,7 @@ json_t *dlc_space_knob_entity_json(const dlc_space_t *sp, int k, int64_t i) {
     json_t *a = json_array();
     for (int j = 0; a && j < kn->width; j++) {
         if (kn->kind == DLC_KNOB_ANNOTATE && !kn->ann_locate)
-            json_array_append_new(a, json_string(dlc_ann_name((int)v[j])));
+            json_array_append_new(a, json_string(dlc_knob_ann_name((int)v[j])));
         else
             json_array_append_new(a, json_integer(v[j]));
     }

@@ -178,7 +178,7 @@ static int entity_value(const dlc__knob_t *kn, const json_t *val, int64_t *v) {
         const json_t *x = json_array_get(val, j);
         if (kn->kind == DLC_KNOB_ANNOTATE && !kn->ann_locate) {
             if (!json_is_string(x)) return dlc_error(DLC_EPARSE, "knob '%s': expected annotation names", kn->name);
-            int a = dlc_ann_parse(json_string_value(x));
+            int a = dlc_knob_ann_parse(json_string_value(x));
             if (a < 0)
                 return dlc_error(DLC_ENOTFOUND, "knob '%s': unknown annotation '%s'", kn->name,
                                  json_string_value(x));
@@ -279,7 +279,7 @@ int dlc_config_features(const dlc_config_t *c, float *out, int cap) {
                     PUT(v[j]);
                     continue;
                 }
-                for (int a = 0; a < DLC_ANN_COUNT; a++) PUT(a == v[j]);
+                for (int a = 0; a < DLC_KNOB_ANN_COUNT; a++) PUT(a == v[j]);
             }
             break;
         default: {

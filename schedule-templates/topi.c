@@ -5,6 +5,8 @@
 typedef struct {
     dlc_tensor_t *a, *b;
     int64_t stride, pad, dil, r, s, h, w;
+    int64_t sh, sw, dh, dw;   /* conv strides and dilations */
+    int64_t hb, wb;           /* pad2d: bottom and right (h, w: top and left) */
     int is_max;
     dlc_expr_t *value;
     int h_axis;
@@ -48,12 +50,17 @@ static dlc_expr_t *pad_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
 }
 
 dlc_tensor_t *dlc_topi_pad2d(dlc_ctx_t *ctx, dlc_tensor_t *t, int h_axis, int64_t ph, int64_t pw, dlc_expr_t *value) {
-    if (ph == 0 && pw == 0) return t;
+    return dlc_topi_pad2d4(ctx, t, h_axis, ph, pw, ph, pw, value);
+}
+
+dlc_tensor_t *dlc_topi_pad2d4(dlc_ctx_t *ctx, dlc_tensor_t *t, int h_axis, int64_t top, int64_t left, int64_t bottom,
+                              int64_t right, dlc_expr_t *value) {
+    if (top == 0 && left == 0 && bottom == 0 && right == 0) return t;
     int64_t shape[DLC_MAX_DIMS];
     memcpy(shape, t->shape, sizeof(int64_t) * (size_t)t->ndim);
-    shape[h_axis] += 2 * ph;
-    shape[h_axis + 1] += 2 * pw;
-    args_t x = {.a = t, .h = ph, .w = pw, .value = value, .h_axis = h_axis};
+    shape[h_axis] += top + bottom;
+    shape[h_axis + 1] += left + right;
+    args_t x = {.a = t, .h = top, .w = left, .value = value, .h_axis = h_axis};
     dlc_tensor_t *p = dlc_te_compute(ctx, "pad", t->ndim, shape, pad_fn, &x);
     if (p) p->tag = "injective,pad";
     return p;
@@ -69,8 +76,8 @@ static dlc_expr_t *conv_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_iter_var_t *rc = dlc_te_reduce_axis(c, "rc", k->shape[1]);
     dlc_iter_var_t *ry = dlc_te_reduce_axis(c, "ry", k->shape[2]);
     dlc_iter_var_t *rx = dlc_te_reduce_axis(c, "rx", k->shape[3]);
-    dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dil)), x->stride);
-    dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dil)), x->stride);
+    dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dh)), x->sh);
+    dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dw)), x->sw);
     dlc_expr_t *src = dlc_mul(c, dlc_read4(c, x->a, i[0], rc->var, h, w), dlc_read4(c, k, i[1], rc->var, ry->var, rx->var));
     return dlc_sum(c, src, 3, (dlc_iter_var_t *[]){rc, ry, rx});
 }
@@ -79,16 +86,30 @@ static int64_t out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64
     return (in + 2 * pad - ((k - 1) * dil + 1)) / stride + 1;
 }
 
+dlc_conv_params_t dlc_conv_params(int64_t stride, int64_t pad, int64_t dilation) {
+    return (dlc_conv_params_t){stride, stride, pad, pad, pad, pad, dilation, dilation};
+}
+
+int dlc_conv_out_hw(const dlc_conv_params_t *p, int64_t h, int64_t w, int64_t r, int64_t s, int64_t *oh, int64_t *ow) {
+    *oh = (h + p->pad_top + p->pad_bottom - ((r - 1) * p->dil_h + 1)) / p->stride_h + 1;
+    *ow = (w + p->pad_left + p->pad_right - ((s - 1) * p->dil_w + 1)) / p->stride_w + 1;
+    if (*oh <= 0 || *ow <= 0 || p->stride_h <= 0 || p->stride_w <= 0 || p->dil_h <= 0 || p->dil_w <= 0)
+        return dlc_error(DLC_EINVAL, "conv2d: output would be %lldx%lld", (long long)*oh, (long long)*ow);
+    return 0;
+}
+
 dlc_tensor_t *dlc_topi_conv2d_nchw(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                    int64_t pad, int64_t dil) {
-    int64_t oh = out_dim(data->shape[2], kernel->shape[2], stride, pad, dil);
-    int64_t ow = out_dim(data->shape[3], kernel->shape[3], stride, pad, dil);
-    if (oh <= 0 || ow <= 0) {
-        dlc_error(DLC_EINVAL, "conv2d: output would be %lldx%lld", (long long)oh, (long long)ow);
+    dlc_conv_params_t p = dlc_conv_params(stride, pad, dil);
+    return dlc_topi_conv2d(ctx, data, kernel, &p);
+}
+
+dlc_tensor_t *dlc_topi_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, const dlc_conv_params_t *cp) {
+    int64_t oh, ow;
+    if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
         return NULL;
-    }
-    dlc_tensor_t *p = dlc_topi_pad2d(ctx, data, 2, pad, pad, NULL);
-    args_t x = {.a = p, .b = kernel, .stride = stride, .dil = dil};
+    dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, NULL);
+    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w};
     return dlc_te_compute(ctx, "conv2d", 4, (int64_t[]){data->shape[0], kernel->shape[0], oh, ow}, conv_fn, &x);
 }
 
@@ -101,8 +122,8 @@ static dlc_expr_t *conv_nchwc_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_iter_var_t *ry = dlc_te_reduce_axis(c, "ry", k->shape[2]);
     dlc_iter_var_t *rx = dlc_te_reduce_axis(c, "rx", k->shape[3]);
     dlc_expr_t *ico = dlc_div(c, ic->var, dlc_int(c, icb)), *ici = dlc_mod(c, ic->var, dlc_int(c, icb));
-    dlc_expr_t *h = mad(c, i[2], ry->var, x->stride);
-    dlc_expr_t *w = mad(c, i[3], rx->var, x->stride);
+    dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dh)), x->sh);
+    dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dw)), x->sw);
     dlc_expr_t *src = dlc_mul(c, dlc_read(c, x->a, (dlc_expr_t *[]){i[0], ico, h, w, ici}),
                               dlc_read(c, k, (dlc_expr_t *[]){i[1], ico, ry->var, rx->var, ici, i[4]}));
     return dlc_sum(c, src, 3, (dlc_iter_var_t *[]){ic, ry, rx});
@@ -110,14 +131,17 @@ static dlc_expr_t *conv_nchwc_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
 
 dlc_tensor_t *dlc_topi_conv2d_nchwc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                     int64_t pad) {
-    int64_t oh = out_dim(data->shape[2], kernel->shape[2], stride, pad, 1);
-    int64_t ow = out_dim(data->shape[3], kernel->shape[3], stride, pad, 1);
-    if (oh <= 0 || ow <= 0) {
-        dlc_error(DLC_EINVAL, "conv2d_nchwc: output would be %lldx%lld", (long long)oh, (long long)ow);
+    dlc_conv_params_t p = dlc_conv_params(stride, pad, 1);
+    return dlc_topi_conv2d_NCHWc(ctx, data, kernel, &p);
+}
+
+dlc_tensor_t *dlc_topi_conv2d_NCHWc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                    const dlc_conv_params_t *cp) {
+    int64_t oh, ow;
+    if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
         return NULL;
-    }
-    dlc_tensor_t *p = dlc_topi_pad2d(ctx, data, 2, pad, pad, NULL);
-    args_t x = {.a = p, .b = kernel, .stride = stride};
+    dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, NULL);
+    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w};
     return dlc_te_compute(ctx, "conv2d_NCHWc", 5,
                           (int64_t[]){data->shape[0], kernel->shape[0], oh, ow, kernel->shape[5]}, conv_nchwc_fn, &x);
 }
@@ -126,21 +150,25 @@ static dlc_expr_t *dw_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     args_t *x = u;
     dlc_iter_var_t *ry = dlc_te_reduce_axis(c, "ry", x->b->shape[2]);
     dlc_iter_var_t *rx = dlc_te_reduce_axis(c, "rx", x->b->shape[3]);
-    dlc_expr_t *h = mad(c, i[2], ry->var, x->stride), *w = mad(c, i[3], rx->var, x->stride);
+    dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dh)), x->sh);
+    dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dw)), x->sw);
     dlc_expr_t *src = dlc_mul(c, dlc_read4(c, x->a, i[0], i[1], h, w), dlc_read4(c, x->b, i[1], dlc_int(c, 0), ry->var, rx->var));
     return dlc_sum(c, src, 2, (dlc_iter_var_t *[]){ry, rx});
 }
 
 dlc_tensor_t *dlc_topi_depthwise_conv2d_nchw(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                              int64_t pad) {
-    int64_t oh = out_dim(data->shape[2], kernel->shape[2], stride, pad, 1);
-    int64_t ow = out_dim(data->shape[3], kernel->shape[3], stride, pad, 1);
-    if (oh <= 0 || ow <= 0) {
-        dlc_error(DLC_EINVAL, "depthwise_conv2d: output would be %lldx%lld", (long long)oh, (long long)ow);
+    dlc_conv_params_t p = dlc_conv_params(stride, pad, 1);
+    return dlc_topi_depthwise_conv2d(ctx, data, kernel, &p);
+}
+
+dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                        const dlc_conv_params_t *cp) {
+    int64_t oh, ow;
+    if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
         return NULL;
-    }
-    dlc_tensor_t *p = dlc_topi_pad2d(ctx, data, 2, pad, pad, NULL);
-    args_t x = {.a = p, .b = kernel, .stride = stride};
+    dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, NULL);
+    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w};
     return dlc_te_compute(ctx, "depthwise_conv2d", 4, (int64_t[]){data->shape[0], data->shape[1], oh, ow}, dw_fn, &x);
 }
 

@@ -47,7 +47,8 @@ extern "C" {
     X(ELOAD, -24, "module load failed")                                \
     X(ERUNTIME, -25, "kernel run failed")                              \
     X(EWRONG, -26, "wrong answer")                                     \
-    X(ETARGET, -27, "bad target")
+    X(ETARGET, -27, "bad target")                                      \
+    X(EINSTANTIATE, -28, "config not valid for this template")
 
 typedef enum {
 #define DLC__STATUS_ENUM(name, code, msg) DLC_##name = code,

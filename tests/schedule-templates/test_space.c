@@ -208,9 +208,9 @@ static void test_knobs_and_names(void **state) {
     assert_null(c);
     /* the tables */
     assert_string_equal(dlc_knob_kind_code(DLC_KNOB_ANNOTATE), "an");
-    assert_string_equal(dlc_ann_name(DLC_ANN_UNROLL), "unroll");
-    assert_int_equal(dlc_ann_parse("threadIdx.x"), 6); /* TVM's _ann_to_number */
-    assert_int_equal(dlc_ann_parse("fuse"), 10);
+    assert_string_equal(dlc_knob_ann_name(DLC_KNOB_ANN_UNROLL), "unroll");
+    assert_int_equal(dlc_knob_ann_parse("threadIdx.x"), 6); /* TVM's _ann_to_number */
+    assert_int_equal(dlc_knob_ann_parse("fuse"), 10);
     assert_int_equal(dlc_split_policy_parse("verbose"), DLC_SPLIT_VERBOSE);
     assert_int_equal(dlc_reorder_policy_parse("interval_all"), DLC_REORDER_INTERVAL_ALL);
     dlc_space_destroy(&sp);
@@ -255,7 +255,7 @@ static void test_index_order(void **state) {
     const int *perm = dlc_config_reorder(c, "order", &n);
     assert_int_equal(perm[0], 1);
     const int *ann = dlc_config_annotate(c, "ann", &n);
-    assert_int_equal(ann[2], DLC_ANN_VEC);
+    assert_int_equal(ann[2], DLC_KNOB_ANN_VEC);
     int64_t choice[5];
     assert_int_equal(dlc_space_point2knob(sp, index, choice), 0);
     assert_int_equal(choice[0], 5);
@@ -269,8 +269,8 @@ static void test_index_order(void **state) {
     float f[64];
     assert_int_equal(dlc_config_features(c, f, 64), 41);
     assert_true(f[0] == 1 && f[1] == 12 && f[2] == 1 && f[3] == 1 && f[4] == 2 && f[5] == 0);
-    assert_true(f[6 + DLC_ANN_UNROLL] == 1 && f[6 + DLC_ANN_NONE] == 0);
-    assert_true(f[6 + 22 + DLC_ANN_VEC] == 1);
+    assert_true(f[6 + DLC_KNOB_ANN_UNROLL] == 1 && f[6 + DLC_KNOB_ANN_NONE] == 0);
+    assert_true(f[6 + 22 + DLC_KNOB_ANN_VEC] == 1);
     assert_true(f[39] == 0 && f[40] == 64);
     dlc_config_destroy(&c);
     dlc_space_destroy(&sp);
@@ -510,7 +510,7 @@ static json_t *random_json(uint64_t *rng, int depth) {
     switch (dlc_space_rand64(rng) % (depth > 2 ? 5 : 7)) {
     case 0: return json_integer((json_int_t)(dlc_space_rand64(rng) % 40) - 4);
     case 1: {
-        const char *name = dlc_ann_name((int)(dlc_space_rand64(rng) % 12)); /* NULL for 11 */
+        const char *name = dlc_knob_ann_name((int)(dlc_space_rand64(rng) % 12)); /* NULL for 11 */
         return json_string(name ? name : "x");
     }
     case 2: return json_boolean(dlc_space_rand64(rng) & 1);
