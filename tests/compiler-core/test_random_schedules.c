@@ -15,7 +15,7 @@
 #include "kernel_check.h"
 
 #define DEFAULT_FIRST 1
-#define DEFAULT_COUNT 180
+#define DEFAULT_COUNT 360
 
 static void seed_range(uint64_t *first, uint64_t *count) {
     *first = DEFAULT_FIRST;
