@@ -51,6 +51,8 @@ struct dlc_db {
     char *path;
     int readonly;
     sqlite3_stmt *stmt[DLC__DB_STMT_COUNT];
+    char (*warned)[65]; /* workload hashes of tasks warned about (apply_best) */
+    int n_warned, cap_warned;
 };
 
 /* The statement, reset and with its bindings cleared; NULL with the last error. */

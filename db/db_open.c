@@ -258,6 +258,7 @@ void dlc_db_close(dlc_db_t **pdb) {
         sqlite3_finalize(db->stmt[i]);
     if (db->h)
         sqlite3_close(db->h);
+    free(db->warned);
     free(db->path);
     free(db);
     *pdb = NULL;

@@ -11,6 +11,8 @@
  *       // best.rec.entity, best.rec.index, best.line (the TVM log line)
  *       dlc_db_best_clear(&best);
  *   }
+ *   dlc_config_t *cfg;                                    // at compile time:
+ *   if (dlc_db_apply_best(db, task, &cfg, NULL) == 0) ... // tuned config, else default
  *   dlc_db_close(&db);
  *
  * Records are TVM v0.1/v0.2 log lines (schedule-templates/dlc_space.h). Each
@@ -122,6 +124,17 @@ void dlc_db_best_clear(dlc_db_best_t *b);
 /* The best error-free record for (target, task, args) by the rule above:
  * 0, DLC_ENOTFOUND (out cleared), or an error. */
 int dlc_db_best(dlc_db_t *db, const char *target, const char *task_name, const json_t *args, dlc_db_best_t *out);
+
+/* ---- compile time ----
+ * The config to build a task with: the best record for (the task's target,
+ * its template name, its args) by the rule above, as a config of the task's
+ * space (*cfg, owned by the caller, borrows the task's space). best (may be
+ * NULL) receives the record. DLC_ENOTFOUND (*cfg NULL) when no error-free
+ * record matches or its entity is not in dlc's space: the caller builds the
+ * template's default config, and the first miss of each task on this handle
+ * logs one warning (WARN) naming the task, the target and how to fix it. */
+typedef struct dlc_task dlc_task_t;
+int dlc_db_apply_best(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, dlc_db_best_t *best);
 
 /* Records as TVM log lines, in the order they were stored. target: only that
  * exact target string (NULL: all). best_only: one line per task (target, name,

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "db/db_impl.h"
+#include "schedule-templates/dlc_templates.h"
 #include "tests/db/db_testutil.h"
 
 /* ---- the TopHub logs, read line by line independently of dlc's reader ---- */
@@ -655,6 +656,103 @@ static void test_query_plan(void **state) {
     assert_true(rows >= 2);
 }
 
+/* ---- compile time: the tuned config of a task ---- */
+
+static void test_apply_best(void **state) {
+    if (!g_db)
+        skip();
+    int applied = 0;
+    for (int i = 0; i < g_n; i++) {
+        const entry_t *e = &g_entries[i];
+        if (strcmp(e->target, "llvm -mcpu=skylake-avx512") != 0)
+            continue;
+        dlc_target_t tgt;
+        assert_int_equal(dlc_target_parse(e->target, &tgt), 0);
+        dlc_task_t *task = NULL;
+        if (dlc_task_create(e->rec.task_name, e->rec.args, &tgt, &task) < 0)
+            fail_msg("task %s: %s", e->wl, dlc_last_error());
+        dlc_config_t *cfg = NULL;
+        dlc_db_best_t b;
+        if (dlc_db_apply_best(g_db, task, &cfg, &b) != 0)
+            fail_msg("apply %s: %s", e->wl, dlc_last_error());
+        /* the chosen config is the best record's entity, at its TVM index */
+        assert_int_equal(dlc_config_index(cfg), b.rec.index);
+        dlc_config_t *want = NULL;
+        assert_int_equal(dlc_config_from_entity_json(dlc_task_space(task), b.rec.entity, &want), 0);
+        assert_int_equal(dlc_config_index(cfg), dlc_config_index(want));
+        assert_int_equal(b.match, DLC_DB_MATCH_EXACT);
+        dlc_config_destroy(&want);
+        dlc_config_destroy(&cfg);
+        dlc_db_best_clear(&b);
+        dlc_task_destroy(&task);
+        applied++;
+    }
+    fprintf(stderr, "  dlc_db_apply_best: %d llvm TopHub tasks get their record's config\n", applied);
+    assert_int_equal(applied, 35);
+}
+
+/* Counts "no tuned config" warnings written to stderr while fn runs. */
+static int count_warnings(void (*fn)(void *), void *arg) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/stderr.txt", g_dir[0] ? g_dir : "/tmp");
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *f = fopen(path, "w+");
+    assert_non_null(f);
+    dup2(fileno(f), 2);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    rewind(f);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, f))
+        n += strstr(line, "no tuned config for dense_pack.x86") != NULL;
+    fclose(f);
+    return n;
+}
+
+typedef struct {
+    dlc_db_t *db;
+    dlc_task_t *task;
+    int calls;
+} apply_arg_t;
+
+static void apply_n(void *p) {
+    apply_arg_t *a = p;
+    for (int i = 0; i < a->calls; i++) {
+        dlc_config_t *cfg = (dlc_config_t *)1;
+        assert_int_equal(dlc_db_apply_best(a->db, a->task, &cfg, NULL), DLC_ENOTFOUND);
+        assert_null(cfg);
+    }
+}
+
+static void test_apply_fallback_warns_once(void **state) {
+    const char *dir = tu_scratch("apply");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/empty.db", dir);
+    dlc_db_t *db = dlc_db_open(path, 0);
+    assert_non_null(db);
+    dlc_target_t tgt;
+    assert_int_equal(dlc_target_parse("llvm -mcpu=skylake-avx512", &tgt), 0);
+    dlc_op_spec_t spec;
+    assert_int_equal(dlc_op_parse("dense:64,64,64", &spec), 0);
+    dlc_task_t *task = NULL;
+    assert_int_equal(dlc_task_from_spec(&spec, "dense_pack.x86", &tgt, &task), 0);
+    apply_arg_t a = {db, task, 3};
+    assert_int_equal(count_warnings(apply_n, &a), 1); /* once per task, not per call */
+    assert_int_equal(count_warnings(apply_n, &a), 0);
+    dlc_task_t *other = NULL;
+    assert_int_equal(dlc_op_parse("dense:32,64,64", &spec), 0);
+    assert_int_equal(dlc_task_from_spec(&spec, "dense_pack.x86", &tgt, &other), 0);
+    a.task = other;
+    assert_int_equal(count_warnings(apply_n, &a), 1); /* another task warns once too */
+    dlc_task_destroy(&other);
+    dlc_task_destroy(&task);
+    dlc_db_close(&db);
+}
+
 /* ---- four processes, one file ---- */
 
 static int child_work(const char *db_path, const char *log_a, const char *log_b, int n) {
@@ -730,6 +828,8 @@ int main(void) {
         cmocka_unit_test(test_best_brute_force),
         cmocka_unit_test(test_best_matches_apply_history_best),
         cmocka_unit_test(test_query_plan),
+        cmocka_unit_test(test_apply_best),
+        cmocka_unit_test(test_apply_fallback_warns_once),
         cmocka_unit_test(test_exact_first),
         cmocka_unit_test(test_target_keys),
         cmocka_unit_test(test_add_duplicates_and_source),
