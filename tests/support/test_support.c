@@ -75,13 +75,14 @@ static void test_status_table(void **state) {
 #undef ROW
     };
     size_t n = sizeof table / sizeof table[0];
-    assert_int_equal(n, 17);
+    assert_int_equal(n, 18);
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(dlc_status_name(table[i].code), table[i].name);
         assert_string_equal(dlc_strerror(table[i].code), table[i].msg);
     }
     assert_int_equal(DLC_OK, 0);
     assert_int_equal(DLC_ETARGET, -27);
+    assert_int_equal(DLC_EINSTANTIATE, -28);
     assert_string_equal(dlc_status_name(DLC_ESUBPROCESS), "ESUBPROCESS");
     assert_string_equal(dlc_strerror(DLC_EWRONG), "wrong answer");
     assert_string_equal(dlc_status_name(12345), "UNKNOWN");
