@@ -53,7 +53,18 @@ struct dlc_db {
     sqlite3_stmt *stmt[DLC__DB_STMT_COUNT];
     char (*warned)[65]; /* workload hashes of tasks warned about (apply_best) */
     int n_warned, cap_warned;
+    /* A shared server in front of this connection, which is then its local
+     * cache (db_client.c, dlc_db_open_url): dlc_db_best asks remote_best,
+     * dlc_db_close calls remote_free. NULL for a plain file. */
+    void *remote;
+    int (*remote_best)(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,
+                       dlc_db_best_t *out);
+    void (*remote_free)(void *remote);
 };
+
+/* dlc_db_best on this connection's file only (the cache of a URL handle). */
+int dlc__db_best_local(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,
+                       dlc_db_best_t *out);
 
 /* The statement, reset and with its bindings cleared; NULL with the last error. */
 sqlite3_stmt *dlc__db_stmt(dlc_db_t *db, dlc__db_stmt_t which);

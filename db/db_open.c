@@ -254,6 +254,8 @@ void dlc_db_close(dlc_db_t **pdb) {
     if (!pdb || !*pdb)
         return;
     dlc_db_t *db = *pdb;
+    if (db->remote_free)
+        db->remote_free(db->remote);
     for (int i = 0; i < DLC__DB_STMT_COUNT; i++)
         sqlite3_finalize(db->stmt[i]);
     if (db->h)

@@ -28,6 +28,13 @@ static void copy_col(char *dst, size_t cap, sqlite3_stmt *s, int col) {
 }
 
 int dlc_db_best(dlc_db_t *db, const char *target, const char *task_name, const json_t *args, dlc_db_best_t *out) {
+    if (db->remote_best)
+        return db->remote_best(db, target, task_name, args, out);
+    return dlc__db_best_local(db, target, task_name, args, out);
+}
+
+int dlc__db_best_local(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,
+                       dlc_db_best_t *out) {
     memset(out, 0, sizeof *out);
     dlc_record_init(&out->rec);
     if (!target || !task_name || !args)

@@ -1,12 +1,16 @@
 /* dlc_db_main.c — dlc-db: the tuning database from the command line (import
- * and export TVM logs, best-config queries, statistics, maintenance).
+ * and export TVM logs, best-config queries, statistics, maintenance) and the
+ * shared server (serve).
  *
  * Exit codes: 0 ok; 1 not found (no record for the query, nothing to
  * export); 2 usage or input error (bad flag, unreadable or rejected log, bad
  * JSON); 3 database error (cannot open, busy past the timeout, disk). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <math.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "db/dlc_db.h"
+#include "db/dlc_db_http.h"
 #include "schedule-templates/dlc_templates.h"
 
 #ifndef DLC_VERSION
@@ -33,7 +38,12 @@ typedef struct {
 
 static const char common_help[] =
     "  --db PATH   the database file (default: $DLC_DB, else ~/.cache/dlc/tuning.db\n"
-    "              or $DLC_CACHE_DIR/tuning.db; created on first use)\n"
+    "              or $DLC_CACHE_DIR/tuning.db; created on first use); for best and\n"
+    "              import also a server URL, http://HOST:PORT (dlc-db serve): best\n"
+    "              then keeps answers in a local cache ($DLC_DB_CACHE, else\n"
+    "              ~/.cache/dlc/db-cache/HOST_PORT.db) and answers from it, with a\n"
+    "              warning, when the server is down; import uploads with the token\n"
+    "              of --token-file or $DLC_DB_TOKEN\n"
     "  --help      this text\n"
     "exit codes: 0 ok, 1 not found, 2 usage or input error, 3 database error\n";
 
@@ -70,7 +80,31 @@ static dlc_db_t *open_db(const char *cmd, const char *path, int flags) {
 /* getopt_long over a subcommand's arguments (argv[0] is the subcommand).
  * Every subcommand takes --db and --help. */
 enum { OPT_DB = 256, OPT_HELP, OPT_JSON, OPT_TARGET, OPT_BEST, OPT_OP, OPT_TASK, OPT_ARGS, OPT_TEMPLATE,
-       OPT_DEVICE_KEY, OPT_DEVICE_DESC, OPT_STRICT, OPT_QUIET, OPT_TOOL_VERSION };
+       OPT_DEVICE_KEY, OPT_DEVICE_DESC, OPT_STRICT, OPT_QUIET, OPT_TOOL_VERSION, OPT_PORT, OPT_BIND, OPT_TOKEN_FILE,
+       OPT_THREADS };
+
+/* The token in a file, surrounding whitespace removed; NULL with a message. */
+static char *read_token(const char *cmd, const char *path) {
+    char *data = NULL;
+    size_t len = 0;
+    if (dlc_file_read(path, &data, &len) < 0) {
+        fprintf(stderr, "dlc-db %s: --token-file %s: %s\n", cmd, path, dlc_last_error());
+        return NULL;
+    }
+    while (len && isspace((unsigned char)data[len - 1]))
+        data[--len] = '\0';
+    size_t start = 0;
+    while (start < len && isspace((unsigned char)data[start]))
+        start++;
+    memmove(data, data + start, len - start + 1);
+    if (!data[0] || strpbrk(data, "\r\n")) {
+        fprintf(stderr, "dlc-db %s: --token-file %s: %s\n", cmd, path,
+                data[0] ? "the token must be one line" : "the file is empty");
+        free(data);
+        return NULL;
+    }
+    return data;
+}
 
 #define COMMON_OPTS {"db", required_argument, NULL, OPT_DB}, {"help", no_argument, NULL, OPT_HELP}
 
@@ -82,6 +116,8 @@ static int common_opt(int opt, char **argv, const char *cmd, const char **db_pat
     if (opt == OPT_DB) {
         if (!*optarg)
             return usage_error(cmd, "--db needs a path");
+        if (dlc_db_is_url(optarg) && strcmp(cmd, "best") != 0 && strcmp(cmd, "import") != 0)
+            return usage_error(cmd, "--db %s: a server URL works with best and import; use a file here", optarg);
         *db_path = optarg;
         return -1;
     }
@@ -139,8 +175,10 @@ static int cmd_import(int argc, char **argv, const char *db_path) {
         {"strict", no_argument, NULL, OPT_STRICT},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"json", no_argument, NULL, OPT_JSON},
+        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {0, 0, 0, 0}};
     dlc_db_source_t src = {NULL, NULL, NULL};
+    const char *token_file = NULL;
     int strict = 0, quiet = 0, json = 0, opt, rc;
     while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
         switch (opt) {
@@ -150,6 +188,7 @@ static int cmd_import(int argc, char **argv, const char *db_path) {
         case OPT_STRICT: strict = 1; break;
         case OPT_QUIET: quiet = 1; break;
         case OPT_JSON: json = 1; break;
+        case OPT_TOKEN_FILE: token_file = optarg; break;
         default:
             if ((rc = common_opt(opt, argv, "import", &db_path)) >= 0)
                 return rc;
@@ -162,9 +201,22 @@ static int cmd_import(int argc, char **argv, const char *db_path) {
         n_stdin += strcmp(argv[i], "-") == 0;
     if (n_stdin > 1)
         return usage_error("import", "- (stdin) given more than once");
-    dlc_db_t *db = open_db("import", db_path, 0);
-    if (!db)
+    int url = dlc_db_is_url(db_path);
+    if (url && strict)
+        return usage_error("import", "--strict works on a database file, not a server URL");
+    if (token_file && !url)
+        return usage_error("import", "--token-file goes with --db URL");
+    char *token = token_file ? read_token("import", token_file) : NULL;
+    if (token_file && !token)
+        return EXIT_USAGE;
+    dlc_db_url_opts_t uo = {token, 0};
+    dlc_db_t *db = url ? dlc_db_open_url(db_path, NULL, &uo) : open_db("import", db_path, 0);
+    free(token);
+    if (!db) {
+        if (url)
+            fprintf(stderr, "dlc-db import: %s\n", dlc_last_error());
         return EXIT_DB;
+    }
     int status = 0;
     int64_t tot_added = 0, tot_dup = 0, tot_bad = 0;
     json_t *files = json ? json_array() : NULL;
@@ -176,7 +228,16 @@ static int cmd_import(int argc, char **argv, const char *db_path) {
             size_t len = 0;
             rc = read_stdin(&data, &len);
             if (rc == 0)
-                rc = dlc_db_import_buffer(db, "<stdin>", data, len, &src, &st);
+                rc = url ? dlc_db_upload(db, data, len, &src, &st)
+                         : dlc_db_import_buffer(db, "<stdin>", data, len, &src, &st);
+            free(data);
+        } else if (url && (rc = check_readable(path)) == 0) {
+            char *data = NULL;
+            size_t len = 0;
+            if ((rc = dlc_file_read(path, &data, &len)) < 0)
+                rc = DLC_EINVAL;
+            else
+                rc = dlc_db_upload(db, data, len, &src, &st);
             free(data);
         } else if ((rc = check_readable(path)) == 0) {
             rc = dlc_db_import_file(db, path, &src, &st);
@@ -204,11 +265,14 @@ static int cmd_import(int argc, char **argv, const char *db_path) {
         if (file_status == EXIT_DB)
             break; /* the database itself failed: later files would too */
     }
-    int64_t total = dlc_db_record_count(db);
+    int64_t total = url ? -1 : dlc_db_record_count(db); /* a server's total: GET /v1/stats */
     if (json)
         print_json(json_pack("{s:o, s:I, s:I, s:I, s:I}", "files", files, "added", (json_int_t)tot_added,
                              "duplicates", (json_int_t)tot_dup, "malformed", (json_int_t)tot_bad, "records",
                              (json_int_t)total));
+    else if (!quiet && url)
+        printf("total: %lld added, %lld duplicates, %lld malformed; uploaded to %s\n", (long long)tot_added,
+               (long long)tot_dup, (long long)tot_bad, db_path);
     else if (!quiet)
         printf("total: %lld added, %lld duplicates, %lld malformed; %lld records in %s\n", (long long)tot_added,
                (long long)tot_dup, (long long)tot_bad, (long long)total, db_path);
@@ -324,7 +388,9 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
             return usage_error("best", "--args must be a JSON list, as in a TVM log's \"input\"[2]");
         }
     }
-    dlc_db_t *db = open_db("best", db_path, DLC_DB_READONLY);
+    dlc_db_t *db = dlc_db_is_url(db_path) ? dlc_db_open_url(db_path, NULL, NULL) : open_db("best", db_path, DLC_DB_READONLY);
+    if (!db && dlc_db_is_url(db_path))
+        fprintf(stderr, "dlc-db best: %s\n", dlc_last_error());
     if (!db) {
         json_decref(args);
         dlc_task_destroy(&task);
@@ -441,6 +507,69 @@ static int cmd_check(int argc, char **argv, const char *db_path) {
     return cmd_maint(argc, argv, db_path, "check", dlc_db_check);
 }
 
+/* ---- serve ---- */
+
+static int cmd_serve(int argc, char **argv, const char *db_path) {
+    static const struct option opts[] = {
+        COMMON_OPTS,
+        {"port", required_argument, NULL, OPT_PORT},
+        {"bind", required_argument, NULL, OPT_BIND},
+        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {0, 0, 0, 0}};
+    dlc_db_server_opts_t o = {.db_path = db_path, .bind_addr = "127.0.0.1", .port = DLC_DB_HTTP_PORT};
+    const char *token_file = NULL;
+    int opt, rc;
+    char *end;
+    while ((opt = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+        switch (opt) {
+        case OPT_PORT:
+            o.port = (int)strtol(optarg, &end, 10);
+            if (!*optarg || *end || o.port < 0 || o.port > 65535)
+                return usage_error("serve", "bad --port '%s' (0..65535; 0 picks a free port)", optarg);
+            break;
+        case OPT_BIND: o.bind_addr = optarg; break;
+        case OPT_TOKEN_FILE: token_file = optarg; break;
+        case OPT_THREADS:
+            o.threads = (int)strtol(optarg, &end, 10);
+            if (!*optarg || *end || o.threads < 1 || o.threads > 256)
+                return usage_error("serve", "bad --threads '%s' (1..256)", optarg);
+            break;
+        default:
+            if ((rc = common_opt(opt, argv, "serve", &o.db_path)) >= 0)
+                return rc;
+        }
+    }
+    if (optind < argc)
+        return usage_error("serve", "unexpected argument '%s'", argv[optind]);
+    char *token = token_file ? read_token("serve", token_file) : NULL;
+    if (token_file && !token)
+        return EXIT_USAGE;
+    o.token = token;
+    /* the signals wait for sigwait here, not in the server's threads (which inherit the mask) */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    dlc_db_server_t *srv = dlc_db_server_new(&o);
+    free(token);
+    if (!srv) {
+        fprintf(stderr, "dlc-db serve: %s\n", dlc_last_error());
+        return dlc_last_status() == DLC_EINVAL ? EXIT_USAGE : EXIT_DB;
+    }
+    int v6 = strchr(o.bind_addr, ':') != NULL;
+    printf("dlc-db serve: listening on http://%s%s%s:%d (database %s; uploads %s)\n", v6 ? "[" : "", o.bind_addr,
+           v6 ? "]" : "", dlc_db_server_port(srv), o.db_path,
+           token_file ? "need the token" : "open to this machine");
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "dlc-db serve: signal %d, stopping\n", sig);
+    dlc_db_server_destroy(&srv);
+    return 0;
+}
+
 /* ---- dispatch ---- */
 
 static const command_t commands[] = {
@@ -490,6 +619,32 @@ static const command_t commands[] = {
      "usage: dlc-db stats [--db PATH] [--json]\n"},
     {"vacuum", cmd_vacuum, "compact the database file", "usage: dlc-db vacuum [--db PATH]\n"},
     {"check", cmd_check, "PRAGMA integrity_check and foreign_key_check", "usage: dlc-db check [--db PATH]\n"},
+    {"serve", cmd_serve, "share the database over HTTP JSON",
+     "usage: dlc-db serve [--db PATH] [--port P] [--bind ADDR] [--token-file F] [--threads N]\n"
+     "\n"
+     "Serves the database until SIGINT or SIGTERM; prints 'listening on\n"
+     "http://ADDR:PORT' on stdout once ready. Builds and tuners use it with\n"
+     "--db http://ADDR:PORT. Routes (JSON; errors are 4xx/5xx {\"error\": \"...\"}):\n"
+     "  GET  /healthz                              {\"status\": \"ok\", \"records\": N}\n"
+     "  GET  /v1/best?target=T&task=NAME&args=JSON  the best record: \"record\" (the\n"
+     "       TVM log line as JSON), \"line\", \"index\", \"entity\", \"mean_cost\",\n"
+     "       \"match\"; 404 when none (as dlc-db best)\n"
+     "  GET  /v1/stats                             as dlc-db stats --json\n"
+     "  GET  /v1/export[?best=1][&target=T]        TVM log lines (ndjson)\n"
+     "  POST /v1/records[?device_key=K]            body: TVM log lines, one\n"
+     "       transaction; needs 'Authorization: Bearer TOKEN' when a token file is\n"
+     "       set; answers the import counts\n"
+     "400 bad parameters or args JSON, 401 wrong or missing token, 404 unknown\n"
+     "route, 405 wrong method, 413 body over 8 MiB (refused from Content-Length,\n"
+     "or while a chunked body streams in).\n"
+     "\n"
+     "  --port P          TCP port (default 9191; 0: any free port)\n"
+     "  --bind ADDR       IPv4 or IPv6 address (default 127.0.0.1); beyond loopback\n"
+     "                    the server refuses to start without --token-file\n"
+     "  --token-file F    the upload token: the file's one line\n"
+     "  --threads N       worker threads, each with its own connection (default 4)\n"
+     "exit: 2 usage (bad flag, token file, address; no token off loopback),\n"
+     "3 the database cannot be opened or the port is taken\n"},
 };
 
 static const command_t *find_command(const char *name) {
@@ -532,10 +687,14 @@ int main(int argc, char **argv) {
         }
     }
     if (i >= argc)
-        return usage_error(NULL, "missing command (import, export, best, stats, vacuum, check)");
+        return usage_error(NULL, "missing command (import, export, best, stats, vacuum, check, serve)");
     const command_t *c = find_command(argv[i]);
     if (!c)
         return usage_error(NULL, "unknown command '%s'", argv[i]);
+    /* (a --db after the command is checked by common_opt) */
+    if (dlc_db_is_url(db_path) && c->run != cmd_best && c->run != cmd_import)
+        return usage_error(c->name, "--db %s: a server URL works with best and import; "
+                           "use a file here", db_path);
     opterr = 0; /* our own message names the option */
     optind = 0;
     return c->run(argc - i, argv + i, db_path);
