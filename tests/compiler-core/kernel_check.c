@@ -436,11 +436,95 @@ void krandom_spec(uint64_t seed, int kind, char *out, size_t cap) {
     } else if (kind == 1) {
         snprintf(out, cap, "batch_matmul:%d,%lld,%lld,%lld", 1 + rs_int(&r, 3), (long long)small[rs_int(&r, 6)],
                  (long long)small[rs_int(&r, 6)], (long long)small[rs_int(&r, 6)]);
-    } else {
+    } else if (kind == 2) {
         int n = 1 + rs_int(&r, 2), c = 1 + rs_int(&r, 4), k = 1 + rs_int(&r, 5);
         int rk = 1 + rs_int(&r, 3), sk = 1 + rs_int(&r, 3);
         int stride = 1 + rs_int(&r, 2), pad = rs_int(&r, 2);
         int h = rk + 2 + rs_int(&r, 8), w = sk + 2 + rs_int(&r, 8);
         snprintf(out, cap, "conv2d:%d,%d,%d,%d,%d,%d,%d,%d,%d", n, c, h, w, k, rk, sk, stride, pad);
+    } else if (kind == 3) {
+        int rk = 1 + rs_int(&r, 3), sk = 1 + rs_int(&r, 3);
+        snprintf(out, cap, "depthwise_conv2d:%d,%d,%d,%d,%d,%d,%d,%d", 1 + rs_int(&r, 2), 1 + rs_int(&r, 5),
+                 rk + 1 + rs_int(&r, 9), sk + 1 + rs_int(&r, 9), rk, sk, 1 + rs_int(&r, 2), rs_int(&r, 2));
+    } else if (kind == 4) {
+        int rk = 2 + rs_int(&r, 3), pad = rs_int(&r, rk); /* H, W > pad keep the output positive */
+        snprintf(out, cap, "conv2d_transpose:1,%d,%d,%d,%d,%d,%d,%d,%d", 1 + rs_int(&r, 3), 1 + pad + rs_int(&r, 5),
+                 1 + pad + rs_int(&r, 5), 1 + rs_int(&r, 3), rk, rk, 1 + rs_int(&r, 2), pad);
+    } else if (kind == 5) {
+        int rk = 1 + rs_int(&r, 3), sk = 1 + rs_int(&r, 3);
+        snprintf(out, cap, "pool2d:%d,%d,%d,%d,%d,%d,%d,%d,%s", 1 + rs_int(&r, 2), 1 + rs_int(&r, 3),
+                 rk + 2 + rs_int(&r, 8), sk + 2 + rs_int(&r, 8), rk, sk, 1 + rs_int(&r, 2), rs_int(&r, 2),
+                 rs_int(&r, 2) ? "max" : "avg");
+    } else if (kind == 6) {
+        snprintf(out, cap, "softmax:%d,%d", 1 + rs_int(&r, 7), 1 + rs_int(&r, 20));
+    } else if (kind == 7) {
+        int icb = 1 + rs_int(&r, 3), ocb = 1 + rs_int(&r, 3), rk = 1 + rs_int(&r, 3);
+        snprintf(out, cap, "conv2d_nchwc:1,%d,%d,%d,%d,%d,%d,%d,%d,%d,%d", icb * (1 + rs_int(&r, 2)),
+                 rk + 2 + rs_int(&r, 6), rk + 2 + rs_int(&r, 6), ocb * (1 + rs_int(&r, 2)), rk, rk, 1 + rs_int(&r, 2),
+                 rs_int(&r, 2), icb, ocb);
+    } else {
+        snprintf(out, cap, "bias_relu:%d,%d", 1 + rs_int(&r, 9), 1 + rs_int(&r, 20));
     }
+}
+
+/* ---- random schedules of any operator graph ---- */
+/* whether e reads p directly or through the bodies of inlined stages */
+static int reads_through(dlc_schedule_t *s, const unsigned char *inl, const dlc_expr_t *e, const dlc_tensor_t *p) {
+    if (!e) return 0;
+    if (e->kind == DLC_EXPR_READ) {
+        if (e->tensor == p) return 1;
+        dlc_stage_t *st = dlc_sched_stage(s, e->tensor);
+        for (int i = 0; st && i < dlc_sched_num_stages(s); i++)
+            if (dlc_sched_stage_at(s, i) == st && inl[i] && reads_through(s, inl, e->tensor->body, p)) return 1;
+    }
+    for (int i = 0; i < e->n; i++)
+        if (reads_through(s, inl, e->a[i], p)) return 1;
+    return 0;
+}
+
+dlc_schedule_t *krandom_schedule_any(dlc_ctx_t *ctx, const dlc_op_t *op, uint64_t seed, dlc_strbuf_t *log) {
+    rs_t r = {seed * 0xA24BAED4963EE407ULL + 3, log, 1};
+    for (int i = 0; i < 4; i++) rs_next(&r);
+    dlc_tensor_t *out = op->out;
+    dlc_schedule_t *s = dlc_sched_create(ctx, 1, &out);
+    if (!s) return NULL;
+    dlc_stage_t *so = dlc_sched_stage(s, out);
+    dlc_tensor_t *cw = NULL;
+    if (out->body->kind == DLC_EXPR_REDUCE && rs_int(&r, 3) == 0) {
+        cw = dlc_sched_cache_write(s, out, DLC_SCOPE_LOCAL);
+        rs_step(&r, cw ? 0 : dlc_last_status(), "cache_write(%s, local) -> %s", out->name, cw ? cw->name : "(null)");
+        if (!cw) return NULL;
+    }
+    int n = dlc_sched_num_stages(s);
+    unsigned char inl[64] = {0};
+    if (n > 64) return NULL;
+    /* 1. inline some injective (non-reduction) producers */
+    for (int i = 0; i < n && r.ok; i++) {
+        dlc_stage_t *st = dlc_sched_stage_at(s, i);
+        if (st == so || dlc_stage_tensor(st)->body->kind == DLC_EXPR_REDUCE || rs_int(&r, 3) != 0) continue;
+        rs_step(&r, dlc_stage_compute_inline(st), "%s.compute_inline()", dlc_stage_name(st));
+        inl[i] = 1;
+    }
+    /* 2. loops of every other stage */
+    for (int i = 0; i < n && r.ok; i++)
+        if (!inl[i]) rs_stage(&r, dlc_sched_stage_at(s, i));
+    /* 3. a producer with one (effective) reader: sometimes at a random leaf of it; consumers first */
+    for (int i = n - 1; i >= 0 && r.ok; i--) {
+        dlc_stage_t *p = dlc_sched_stage_at(s, i), *reader = NULL;
+        if (inl[i] || p == so || rs_int(&r, 3) == 0) continue;
+        int readers = 0;
+        for (int j = 0; j < n; j++) {
+            dlc_stage_t *q = dlc_sched_stage_at(s, j);
+            if (j == i || inl[j]) continue;
+            /* after cache_write the output stage reads its cache only (its tensor keeps the original body) */
+            int reads = q == so && cw ? dlc_stage_tensor(p) == cw
+                                      : reads_through(s, inl, dlc_stage_tensor(q)->body, dlc_stage_tensor(p));
+            if (reads) {
+                reader = q;
+                readers++;
+            }
+        }
+        if (readers == 1) rs_attach(&r, p, reader);
+    }
+    return r.ok ? s : NULL;
 }

@@ -50,6 +50,12 @@ void kbatch_destroy(kbatch_t **b);
  * reader, or left at root. The steps are appended to log, one per line. Returns NULL
  * (with the failing step in log) if a primitive refused a step. */
 dlc_schedule_t *krandom_schedule(dlc_ctx_t *ctx, const dlc_op_t *op, uint64_t seed, dlc_strbuf_t *log);
-/* A random small spec "dense:..", "batch_matmul:.." or "conv2d:..": kind 0, 1, 2. */
+/* A random valid schedule for any operator: sometimes a local cache_write of
+ * a reduction output, injective producers inlined at random, random loops
+ * (as above) on every other stage, and a producer with a single reader
+ * sometimes attached at a random leaf of that reader. */
+dlc_schedule_t *krandom_schedule_any(dlc_ctx_t *ctx, const dlc_op_t *op, uint64_t seed, dlc_strbuf_t *log);
+/* A random small spec of kind 0 dense, 1 batch_matmul, 2 conv2d, 3 depthwise_conv2d,
+ * 4 conv2d_transpose, 5 pool2d (max or avg), 6 softmax, 7 conv2d_nchwc, 8 bias_relu. */
 void krandom_spec(uint64_t seed, int kind, char *out, size_t cap);
 #endif

@@ -799,6 +799,29 @@ static void test_tensorize(void **state) {
         dlc_strbuf_free(&ir);
         kop_check(&k, "tensorize 4x8xk gemm");
     }
+    /* the micro-kernel on a local accumulator tile (cache_write attached at the n tile): ld_out is the tile's */
+    for (int t = 0; t < 2; t++) {
+        kop_t k;
+        kop_new(&k, t ? "dense:10,21,11" : "dense:8,16,6");
+        dlc_tensor_t *CL = NN(dlc_sched_cache_write(k.s, k.op.out, DLC_SCOPE_LOCAL));
+        dlc_stage_t *st = k.out, *cl = dlc_sched_stage(k.s, CL);
+        dlc_iter_var_t *mo, *no, *mi, *ni;
+        OK(dlc_stage_tile(st, ax(st, 0), ax(st, 1), 4, 8, &mo, &no, &mi, &ni));
+        OK(dlc_stage_vectorize(st, ni));
+        OK(dlc_stage_compute_at(cl, st, no));
+        OK(dlc_stage_tensorize(cl, ax(cl, 0), &gemm_acc));
+        kop_check(&k, "tensorize the local tile of a cache_write");
+    }
+    /* batch_matmul: the batch outside, the (m, n, k) tile tensorized */
+    {
+        kop_t k;
+        kop_new(&k, "batch_matmul:3,9,10,5");
+        dlc_stage_t *st = k.out;
+        dlc_iter_var_t *mo, *no, *mi, *ni;
+        OK(dlc_stage_tile(st, ax(st, 1), ax(st, 2), 4, 8, &mo, &no, &mi, &ni));
+        OK(dlc_stage_tensorize(st, mi, &gemm_acc));
+        kop_check(&k, "tensorize batch_matmul tiles");
+    }
     /* a micro-kernel that overwrites instead of accumulating is caught when k is split outside it */
     kop_t k;
     kop_new(&k, "dense:8,8,12");

@@ -1,6 +1,7 @@
 /* test_random_schedules.c — random valid schedules (kernel_check's
  * krandom_schedule) applied to dense, batch_matmul and conv2d NCHW on small
- * odd shapes, every one built and checked against its naive reference. A
+ * odd shapes, and (krandom_schedule_any) to every operator kind, every one
+ * built and checked against its naive reference. A
  * fixed list of seeds; a failure prints the seed, the operator and the steps.
  * DLC_RANDOM_SEEDS=FIRST:COUNT runs other seeds (to search for bugs);
  * DLC_RANDOM_PRINT=1 prints every schedule. */
@@ -28,8 +29,9 @@ static void seed_range(uint64_t *first, uint64_t *count) {
     }
 }
 
-/* Adds the schedule of `seed` to the batch; returns 1 if it could not be made. */
-static int add_seed(kbatch_t *b, uint64_t seed, int kind) {
+/* Adds the schedule of `seed` to the batch; returns 1 if it could not be made.
+ * any: krandom_schedule_any instead of krandom_schedule. */
+static int add_seed(kbatch_t *b, uint64_t seed, int kind, int any) {
     char spec[128];
     krandom_spec(seed, kind, spec, sizeof spec);
     dlc_ctx_t *ctx = dlc_ctx_new();
@@ -42,7 +44,7 @@ static int add_seed(kbatch_t *b, uint64_t seed, int kind) {
     }
     dlc_strbuf_t log;
     dlc_strbuf_init(&log);
-    dlc_schedule_t *s = krandom_schedule(ctx, &op, seed, &log);
+    dlc_schedule_t *s = any ? krandom_schedule_any(ctx, &op, seed, &log) : krandom_schedule(ctx, &op, seed, &log);
     char *what = NULL;
     size_t n = strlen(spec) + (log.data ? log.len : 0) + 64;
     what = malloc(n);
@@ -70,7 +72,7 @@ static void run_kind(int kind) {
     int failed = 0, made = 0;
     for (uint64_t seed = first; seed < first + count; seed++) {
         if ((int)(seed % 3) != kind) continue;
-        failed += add_seed(b, seed, kind);
+        failed += add_seed(b, seed, kind, 0);
         made++;
     }
     failed += kbatch_run(b);
@@ -79,6 +81,22 @@ static void run_kind(int kind) {
             failed);
     assert_int_equal(failed, 0);
     assert_true(made >= (int)(count / 3));
+}
+
+/* every operator kind, multi-stage graphs (softmax, avg pool, transposed conv) included */
+static void test_random_any_op(void **state) {
+    (void)state;
+    uint64_t first, count;
+    seed_range(&first, &count);
+    count = count / 2;
+    kbatch_t *b = kbatch_new(NULL, 8);
+    assert_non_null(b);
+    int failed = 0;
+    for (uint64_t seed = first; seed < first + count; seed++) failed += add_seed(b, seed, (int)(seed % 9), 1);
+    failed += kbatch_run(b);
+    kbatch_destroy(&b);
+    fprintf(stderr, "%llu random schedules of any operator, %d failed\n", (unsigned long long)count, failed);
+    assert_int_equal(failed, 0);
 }
 
 static void test_random_dense(void **state) {
@@ -124,6 +142,7 @@ int main(void) {
         cmocka_unit_test(test_random_dense),
         cmocka_unit_test(test_random_batch_matmul),
         cmocka_unit_test(test_random_conv2d),
+        cmocka_unit_test(test_random_any_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
