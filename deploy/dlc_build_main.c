@@ -1,44 +1,47 @@
-/* dlc_build_main.c — dlc-build: compiles one operator with its default
- * schedule for a target, optionally runs it (natively, or under qemu for cross
- * targets) against the naive reference, and reports time and GFLOP/s as a few
- * lines of text or as one JSON object.
+/* dlc_build_main.c — dlc-build: compiles one operator for a target, with its
+ * default schedule or with a template and one of its configs (--template,
+ * --config), optionally runs it (natively, or under qemu for cross targets)
+ * against the naive reference, and reports time and GFLOP/s as a few lines of
+ * text or as one JSON object. --list-templates (build_templates.c) is the
+ * other mode.
  *
- * Exit codes: 0 ok (and verified with --run); 1 the kernel failed (lowering,
- * compiling, crash, timeout, wrong answer); 2 a usage error (bad SPEC, bad
- * target, unknown flag, missing or bad value). */
+ * Exit codes: 0 ok (and verified with --run); 1 the kernel failed (template
+ * instantiation, lowering, compiling, crash, timeout, wrong answer); 2 a usage
+ * error (bad SPEC, bad target, bad config, unknown flag, missing or bad value). */
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "compiler-core/dlc_module.h"
-#include "schedule-templates/dlc_templates.h"
+#include "build_impl.h"
 
 #ifndef DLC_VERSION
 #define DLC_VERSION "unknown"
 #endif
 
-enum { EXIT_KERNEL = 1, EXIT_USAGE = 2 };
-
-typedef struct {
-    const char *op_text;     /* --op */
-    const char *target_text; /* --target */
-    const char *out_path;    /* -o, or NULL */
-    int run, json, print_ir, print_c, verbose;
-    dlc_measure_opts_t mo;
-} opts_t;
+enum { EXIT_KERNEL = DLC__EXIT_KERNEL, EXIT_USAGE = DLC__EXIT_USAGE };
+typedef dlc__build_opts_t opts_t;
 
 static const char usage_head[] =
-    "usage: dlc-build --op SPEC [--target TARGET] [--run] [--json] [-o OUT.so]\n"
-    "                 [--print-ir] [--print-c] [--threads N] [--number N] [--repeat N]\n"
-    "                 [--min-repeat-ms MS] [--timeout S] [--verbose] [--help] [--version]\n"
+    "usage: dlc-build --op SPEC [--target TARGET] [--template NAME [--config CFG]]\n"
+    "                 [--run] [--json] [-o OUT.so] [--print-ir] [--print-c] [--threads N]\n"
+    "                 [--number N] [--repeat N] [--min-repeat-ms MS] [--timeout S] [--verbose]\n"
+    "       dlc-build --list-templates [--target TARGET] [--op SPEC] [--json]\n"
+    "       dlc-build --help | --version\n"
     "\n"
-    "Compiles one operator with its default schedule for TARGET; with --run, runs it\n"
-    "on random inputs, checks it against the naive reference and reports time and GFLOP/s.\n"
+    "Compiles one operator for TARGET, with its default schedule or with a tuning\n"
+    "template and one config of its space; with --run, runs it on random inputs,\n"
+    "checks it against the naive reference and reports time and GFLOP/s.\n"
     "\n"
     "  --op SPEC           the operator (grammar below)\n"
     "  --target TARGET     TVM target string (default \"llvm\": this machine's CPU)\n"
+    "  --template NAME     build with this AutoTVM template (TVM task name, e.g.\n"
+    "                      conv2d_NCHWc.x86; --list-templates shows them)\n"
+    "  --config CFG        the template's config: a TVM entity list\n"
+    "                      '[[\"tile_ic\",\"sp\",[-1,8]],...]', a config object\n"
+    "                      '{\"index\":N,\"entity\":[...]}' or an index into the space.\n"
+    "                      Default: index 0 of the space\n"
     "  --run               run and check the kernel (cross targets run under qemu)\n"
     "  --json              print exactly one JSON object on stdout\n"
     "  -o OUT.so           copy the shared object to OUT.so and write its manifest\n"
@@ -49,8 +52,13 @@ static const char usage_head[] =
     "  --number N          calls per timed repeat (grown to reach --min-repeat-ms; default 1)\n"
     "  --repeat N          timed repeats (1..64, default 3)\n"
     "  --min-repeat-ms MS  minimum time per repeat (default 50)\n"
-    "  --timeout S         wall-clock limit for the run in seconds (default 120)\n"
+    "  --timeout S         wall-clock limit for a run in seconds (default 120)\n"
     "  --verbose           print the compiler command and the shared object's path\n"
+    "\n"
+    "  --list-templates    list the registered templates serving TARGET (all of them\n"
+    "                      without --target); with --op, the candidates for that\n"
+    "                      operator on TARGET (default llvm), best first, with the\n"
+    "                      size of each one's config space\n"
     "\n"
     "SPEC (integers; N batch, C in channels, K out channels, R x S kernel;\n"
     "an optional trailing :dtype, default float32):\n";
@@ -62,10 +70,13 @@ static const char usage_tail[] =
     "  dlc-build --op conv2d:1,64,56,56,64,3,3,1,1 --target \"llvm -mcpu=skylake-avx512\" --run --json\n"
     "  dlc-build --op pool2d:1,16,32,32,3,3,2,1,max --target \"llvm -device=arm_cpu -mtriple=aarch64-linux-gnu\" --run\n"
     "  dlc-build --op depthwise_conv2d:1,32,28,28,3,3,1,1 --print-c -o dw.so\n"
+    "  dlc-build --list-templates --op dense:64,64,64\n"
+    "  dlc-build --op dense:64,64,64 --template dense_nopack.x86 --config 17 --run\n"
     "\n"
     "targets: llvm (alias c; the host CPU), llvm -mcpu=CPU, llvm -device=arm_cpu\n"
     "  -mtriple=aarch64-linux-gnu, llvm -mtriple=riscv64-linux-gnu (both run under qemu-user)\n"
-    "exit codes: 0 ok (verified with --run), 1 the kernel failed, 2 usage error\n";
+    "exit codes: 0 ok (verified with --run), 1 the kernel failed (a config the template\n"
+    "  rejects: INSTANTIATION_ERROR), 2 usage error (including a --config that is not in the space)\n";
 
 static void print_help(void) {
     dlc_strbuf_t g;
@@ -77,26 +88,28 @@ static void print_help(void) {
     dlc_strbuf_free(&g);
 }
 
-/* Usage errors: one line naming the problem on stderr (and, with --json, the
- * same message as {"error": ...} on stdout). Returns EXIT_USAGE. */
-static int usage_error(int json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(int json, const char *fmt, ...) {
+int dlc__build_usage_error(int json, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     fprintf(stderr, "dlc-build: %s\ntry 'dlc-build --help'\n", msg);
-    if (json) {
-        json_t *j = json_pack("{s:s, s:i}", "error", msg, "exit_code", EXIT_USAGE);
-        char *s = dlc_json_dumps(j);
-        if (s)
-            printf("%s\n", s);
-        free(s);
-        json_decref(j);
-    }
+    if (json)
+        dlc__build_print_json(json_pack("{s:s, s:i}", "error", msg, "exit_code", EXIT_USAGE));
     return EXIT_USAGE;
 }
+#define usage_error dlc__build_usage_error
+
+void dlc__build_print_json(json_t *j) {
+    char *s = j ? dlc_json_dumps(j) : NULL;
+    printf("%s\n", s ? s : "{\"error\":\"out of memory\"}");
+    fflush(stdout);
+    free(s);
+    json_decref(j);
+}
+
+json_t *dlc__build_json_finite(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 /* msg without a leading `prefix` (the library repeats the input we already name). */
 static const char *strip_prefix(const char *msg, const char *prefix) {
@@ -123,13 +136,31 @@ static int parse_double(const char *s, double lo, double *out) {
 }
 
 enum { OPT_RUN = 256, OPT_JSON, OPT_PRINT_IR, OPT_PRINT_C, OPT_THREADS, OPT_NUMBER, OPT_REPEAT, OPT_MIN_REPEAT_MS,
-       OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET };
+       OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET, OPT_TEMPLATE, OPT_CONFIG,
+       OPT_LIST_TEMPLATES };
+
+/* Which flags each mode takes besides the common ones (a flag of another mode
+ * is a usage error rather than silently ignored). */
+static int check_modes(const opts_t *o) {
+    if (!o->op_text && !o->list_templates)
+        return usage_error(o->json, "missing --op SPEC (e.g. --op dense:64,64,64) or --list-templates");
+    const char *single = o->out_path ? "-o" : o->run ? "--run" : o->print_ir ? "--print-ir" : o->print_c ? "--print-c"
+                       : o->template_name ? "--template" : o->config_text ? "--config" : NULL;
+    if (o->list_templates && single)
+        return usage_error(o->json, "%s does not go with --list-templates", single);
+    if (o->config_text && !o->template_name)
+        return usage_error(o->json, "--config needs --template NAME");
+    return -1;
+}
 
 /* Returns -1 to go on, or an exit code (help, version, usage error). */
 static int parse_args(int argc, char **argv, opts_t *o) {
     static const struct option longopts[] = {
         {"op", required_argument, NULL, OPT_OP},
         {"target", required_argument, NULL, OPT_TARGET},
+        {"template", required_argument, NULL, OPT_TEMPLATE},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"list-templates", no_argument, NULL, OPT_LIST_TEMPLATES},
         {"run", no_argument, NULL, OPT_RUN},
         {"json", no_argument, NULL, OPT_JSON},
         {"output", required_argument, NULL, 'o'},
@@ -162,7 +193,10 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_OP: o->op_text = optarg; break;
-        case OPT_TARGET: o->target_text = optarg; break;
+        case OPT_TARGET: o->target_text = optarg; o->target_given = 1; break;
+        case OPT_TEMPLATE: o->template_name = optarg; break;
+        case OPT_CONFIG: o->config_text = optarg; break;
+        case OPT_LIST_TEMPLATES: o->list_templates = 1; break;
         case 'o': o->out_path = optarg; break;
         case OPT_RUN: o->run = 1; break;
         case OPT_JSON: o->json = 1; break;
@@ -202,9 +236,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
     }
     if (optind < argc)
         return usage_error(o->json, "unexpected argument '%s'", argv[optind]);
-    if (o->op_text == NULL)
-        return usage_error(o->json, "missing --op SPEC (e.g. --op dense:64,64,64)");
-    return -1;
+    return check_modes(o);
 }
 
 /* Copies the shared object to out_path and writes the artifact manifest
@@ -261,21 +293,35 @@ static int write_artifact(const opts_t *o, const dlc_target_t *tgt, const dlc_op
     return rc;
 }
 
-static json_t *json_finite(double v) { return isfinite(v) ? json_real(v) : json_null(); }
-
 /* Prints the final report; `err` is NULL on success. Returns the exit code. */
 static int report(const opts_t *o, json_t *j, const char *err) {
     if (o->json) {
         if (err)
             json_object_set_new(j, "error", json_string(err));
-        char *s = dlc_json_dumps(j);
-        printf("%s\n", s ? s : "{\"error\":\"out of memory\"}");
-        free(s);
-    } else if (err) {
-        fprintf(stderr, "dlc-build: %s\n", err);
+        dlc__build_print_json(j);
+        return err ? EXIT_KERNEL : 0;
     }
+    if (err)
+        fprintf(stderr, "dlc-build: %s\n", err);
     json_decref(j);
     return err ? EXIT_KERNEL : 0;
+}
+
+/* --template NAME [--config CFG]: the task for the spec and the chosen config.
+ * Returns -1 to go on, or the exit code of a usage error (reported). */
+static int select_template(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target_t *tgt, dlc_task_t **task,
+                           dlc_config_t **cfg, int64_t *given_index) {
+    if (dlc_task_from_spec(spec, o->template_name, tgt, task) < 0)
+        return usage_error(o->json, "--template %s for '%s': %s", o->template_name, spec->text, dlc_last_error());
+    const dlc_template_t *tp = dlc_task_template(*task);
+    if (!dlc_template_matches(tp, tgt))
+        fprintf(stderr, "dlc-build: note: template %s is for %s targets; building it for '%s' anyway\n", tp->name,
+                tp->key, tgt->str);
+    const dlc_space_t *sp = dlc_task_space(*task);
+    if (dlc__build_config_parse(sp, o->config_text, cfg, given_index) < 0)
+        return usage_error(o->json, "bad --config for %s (space of %lld configs): %s", tp->name,
+                           (long long)dlc_space_size(sp), dlc_last_error());
+    return -1;
 }
 
 int main(int argc, char **argv) {
@@ -285,6 +331,8 @@ int main(int argc, char **argv) {
         return rc;
     if (o.verbose && dlc_log_get_level() > DLC_LOG_INFO)
         dlc_log_set_level(DLC_LOG_INFO);
+    if (o.list_templates)
+        return dlc__build_list_templates(&o);
 
     char prefix[512];
     dlc_target_t tgt;
@@ -296,22 +344,30 @@ int main(int argc, char **argv) {
     dlc_op_spec_t spec;
     if (dlc_op_parse(o.op_text, &spec) < 0)
         return usage_error(o.json, "bad --op '%s': %s", o.op_text, strip_prefix(dlc_last_error(), prefix));
+    dlc_task_t *task = NULL;
+    dlc_config_t *cfg = NULL;
+    int64_t given_index = -1;
+    if (o.template_name && (rc = select_template(&o, &spec, &tgt, &task, &cfg, &given_index)) >= 0) {
+        dlc_task_destroy(&task);
+        return rc;
+    }
     dlc_ctx_t *ctx = dlc_ctx_new();
     if (ctx == NULL) {
         fprintf(stderr, "dlc-build: out of memory\n");
+        dlc_config_destroy(&cfg);
+        dlc_task_destroy(&task);
         return EXIT_KERNEL;
     }
     dlc_op_t op;
-    if (dlc_op_build(ctx, &spec, &op) < 0) { /* e.g. a kernel larger than the padded input */
+    memset(&op, 0, sizeof op);
+    if (!task && dlc_op_build(ctx, &spec, &op) < 0) { /* e.g. a kernel larger than the padded input */
         rc = usage_error(o.json, "bad --op '%s': %s", o.op_text, strip_prefix(dlc_last_error(), prefix));
         dlc_ctx_destroy(&ctx);
         return rc;
     }
 
     char ref[256], err[1024] = "";
-    snprintf(ref, sizeof ref, "%s_ref", op.name);
-    json_t *j = json_pack("{s:s, s:s, s:s, s:f}", "op", spec.text, "target", tgt.str, "entry", op.name, "flops",
-                          op.flops);
+    json_t *j = json_pack("{s:s, s:s}", "op", spec.text, "target", tgt.str);
     dlc_strbuf_t ir, c;
     dlc_strbuf_init(&ir);
     dlc_strbuf_init(&c);
@@ -320,11 +376,39 @@ int main(int argc, char **argv) {
     memset(&br, 0, sizeof br);
 
     double t0 = dlc_now();
-    dlc_schedule_t *s = dlc_op_default_schedule(ctx, &spec, &op, &tgt);
-    if (s == NULL) {
-        snprintf(err, sizeof err, "default schedule: %s", dlc_last_error());
-        goto done;
+    dlc_schedule_t *s = NULL;
+    if (task) {
+        const char *tname = dlc_task_template(task)->name;
+        json_object_set_new(j, "template", json_string(tname));
+        json_t *cj = dlc_config_to_json(cfg);
+        json_object_del(cj, "code_hash");
+        json_object_set_new(j, "config", cj);
+        json_object_set_new(j, "space_size", json_integer(dlc_space_size(dlc_task_space(task))));
+        if (given_index >= 0 && given_index != dlc_config_index(cfg)) {
+            json_object_set_new(j, "config_index_given", json_integer(given_index));
+            if (!o.json)
+                printf("note: --config says index %lld; the entity is at index %lld in dlc's space (the entity "
+                       "decides)\n",
+                       (long long)given_index, (long long)dlc_config_index(cfg));
+        }
+        rc = dlc_task_instantiate(task, cfg, ctx, &op, &s);
+        if (rc < 0) {
+            snprintf(err, sizeof err, "%s: %s config %lld: %s",
+                     rc == DLC_EINSTANTIATE ? "INSTANTIATION_ERROR" : "template", tname,
+                     (long long)dlc_config_index(cfg), dlc_last_error());
+            json_object_set_new(j, "error_no", json_integer(DLC_MEASURE_INSTANTIATION_ERROR));
+            goto done;
+        }
+    } else {
+        s = dlc_op_default_schedule(ctx, &spec, &op, &tgt);
+        if (s == NULL) {
+            snprintf(err, sizeof err, "default schedule: %s", dlc_last_error());
+            goto done;
+        }
     }
+    snprintf(ref, sizeof ref, "%s_ref", op.name);
+    json_object_set_new(j, "entry", json_string(op.name));
+    json_object_set_new(j, "flops", json_real(op.flops));
     if (dlc_lower(s, op.name, op.n_args, op.args, op.n_outputs, &f) < 0 ||
         dlc_lower_reference(ctx, ref, op.n_args, op.args, op.n_outputs, &fr) < 0) {
         snprintf(err, sizeof err, "lowering: %s", dlc_last_error());
@@ -373,6 +457,12 @@ int main(int argc, char **argv) {
     if (!o.json) {
         printf("%s on %s (%s): entry %s, %.4g MFLOP\n", spec.text, tgt.str, dlc_arch_name(tgt.arch), op.name,
                op.flops / 1e6);
+        if (task) {
+            char *e = dlc_json_dumps(json_object_get(json_object_get(j, "config"), "entity"));
+            printf("template %s, config %lld of %lld: %s\n", dlc_task_template(task)->name,
+                   (long long)dlc_config_index(cfg), (long long)dlc_space_size(dlc_task_space(task)), e ? e : "?");
+            free(e);
+        }
         printf("built in %.1f ms (%s), code hash %.16s\n", compile_ms, br.cache_hit ? "cache hit" : "compiled",
                br.code_hash);
         if (o.verbose)
@@ -398,7 +488,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < mr.n_costs; i++)
             json_array_append_new(costs, json_real(mr.costs[i]));
         json_object_set_new(j, "verified", json_boolean(mr.verified));
-        json_object_set_new(j, "max_abs_err", json_finite(mr.max_abs_err));
+        json_object_set_new(j, "max_abs_err", dlc__build_json_finite(mr.max_abs_err));
         json_object_set_new(j, "mean_ms", json_real(mr.mean_s * 1e3));
         json_object_set_new(j, "gflops", json_real(gflops));
         json_object_set_new(j, "costs", costs);
@@ -422,5 +512,7 @@ done:
     dlc_strbuf_free(&ir);
     dlc_strbuf_free(&c);
     dlc_ctx_destroy(&ctx);
+    dlc_config_destroy(&cfg);
+    dlc_task_destroy(&task);
     return rc;
 }

@@ -11,73 +11,9 @@
 #include <cmocka.h>
 #include "support/dlc_support.h"
 
-#ifndef DLC_BUILD_EXE
-#error "DLC_BUILD_EXE (path of dlc-build) must be defined by CMake"
-#endif
+#include "cli_run.h"
 
 #define AARCH64 "llvm -device=arm_cpu -mtriple=aarch64-linux-gnu"
-
-typedef struct {
-    int exit_code;
-    char *out, *err;
-} run_t;
-
-/* Runs dlc-build with the NULL-terminated arguments; fails the test if it
- * cannot be started, crashes or times out. */
-static run_t dlc_build(const char *first, ...) {
-    const char *argv[32] = {DLC_BUILD_EXE};
-    int n = 1;
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
-        assert_true(n < 31);
-        argv[n++] = a;
-    }
-    va_end(ap);
-    argv[n] = NULL;
-    dlc_proc_spec_t spec = {.argv = argv, .timeout_s = 300};
-    dlc_proc_result_t r;
-    memset(&r, 0, sizeof r);
-    assert_int_equal(dlc_proc_run(&spec, &r), 0);
-    if (r.timed_out || r.term_signal) {
-        fprintf(stderr, "dlc-build %s: timed out %d, signal %d\nstderr: %s\n", first, r.timed_out, r.term_signal,
-                r.err);
-        fail();
-    }
-    run_t out = {r.exit_code, r.out, r.err};
-    return out; /* out/err are the caller's (run_free) */
-}
-
-static void run_free(run_t *r) {
-    free(r->out);
-    free(r->err);
-}
-
-static void expect_exit(const run_t *r, int code, const char *what) {
-    if (r->exit_code != code) {
-        fprintf(stderr, "%s: exit %d, expected %d\nstdout: %s\nstderr: %s\n", what, r->exit_code, code, r->out,
-                r->err);
-        fail();
-    }
-}
-
-static void expect_contains(const char *text, const char *needle, const char *what) {
-    if (strstr(text, needle) == NULL) {
-        fprintf(stderr, "%s: expected to find '%s' in:\n%s\n", what, needle, text);
-        fail();
-    }
-}
-
-/* Parses stdout as exactly one JSON object (one line). Caller decrefs. */
-static json_t *parse_report(const run_t *r, const char *what) {
-    size_t len = strlen(r->out);
-    json_t *j = dlc_json_parse(r->out, len);
-    if (j == NULL || !json_is_object(j) || len == 0 || r->out[len - 1] != '\n' || strchr(r->out, '\n') != r->out + len - 1) {
-        fprintf(stderr, "%s: stdout is not one JSON object line: %s\n%s\n", what, dlc_last_error(), r->out);
-        fail();
-    }
-    return j;
-}
 
 /* --run --json on spec/target: exit 0, verified, positive GFLOP/s, every key. */
 static void expect_verified(const char *spec, const char *target) {
