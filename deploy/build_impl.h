@@ -1,6 +1,6 @@
 /* build_impl.h — what the parts of dlc-build share (private to deploy/):
- * the parsed options, usage errors, --list-templates and the parsing of
- * --config for --template. */
+ * the parsed options, usage errors, and the three modes besides a single
+ * build: --list-templates, --config parsing for --template, and --replay. */
 #ifndef DLC_BUILD_IMPL_H
 #define DLC_BUILD_IMPL_H
 
@@ -17,8 +17,13 @@ typedef struct {
     const char *out_path;        /* -o, or NULL */
     const char *template_name;   /* --template */
     const char *config_text;     /* --config: entity JSON, config object or index */
-    int list_templates;
+    const char *replay_path;     /* --replay LOG */
+    const char *target_override; /* --target-override (replay) */
+    const char *task_filter;     /* --task NAME (replay) */
+    int64_t limit;               /* --limit N (replay): known records at most; 0 = all */
+    int list_templates, verify;
     int run, json, print_ir, print_c, verbose;
+    int repeat_given, min_repeat_given;
     dlc_measure_opts_t mo;
 } dlc__build_opts_t;
 
@@ -38,5 +43,8 @@ int dlc__build_list_templates(const dlc__build_opts_t *o);
  * dlc_last_error() (naming the knob). *given_index is the index a config
  * object carried (-1 if none). */
 int dlc__build_config_parse(const dlc_space_t *sp, const char *text, dlc_config_t **out, int64_t *given_index);
+
+/* --replay; returns the exit code. */
+int dlc__build_replay(const dlc__build_opts_t *o);
 
 #endif

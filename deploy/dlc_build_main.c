@@ -2,8 +2,8 @@
  * default schedule or with a template and one of its configs (--template,
  * --config), optionally runs it (natively, or under qemu for cross targets)
  * against the naive reference, and reports time and GFLOP/s as a few lines of
- * text or as one JSON object. --list-templates (build_templates.c) is the
- * other mode.
+ * text or as one JSON object. --list-templates (build_templates.c) and
+ * --replay (build_replay.c) are the other modes.
  *
  * Exit codes: 0 ok (and verified with --run); 1 the kernel failed (template
  * instantiation, lowering, compiling, crash, timeout, wrong answer); 2 a usage
@@ -28,6 +28,8 @@ static const char usage_head[] =
     "                 [--run] [--json] [-o OUT.so] [--print-ir] [--print-c] [--threads N]\n"
     "                 [--number N] [--repeat N] [--min-repeat-ms MS] [--timeout S] [--verbose]\n"
     "       dlc-build --list-templates [--target TARGET] [--op SPEC] [--json]\n"
+    "       dlc-build --replay LOG [--verify] [--json] [--target-override TARGET]\n"
+    "                 [--limit N] [--task NAME] [--threads N] [--repeat N] [--timeout S]\n"
     "       dlc-build --help | --version\n"
     "\n"
     "Compiles one operator for TARGET, with its default schedule or with a tuning\n"
@@ -50,8 +52,8 @@ static const char usage_head[] =
     "  --print-c           print the generated C\n"
     "  --threads N         threads for parallel loops (default: all cores)\n"
     "  --number N          calls per timed repeat (grown to reach --min-repeat-ms; default 1)\n"
-    "  --repeat N          timed repeats (1..64, default 3)\n"
-    "  --min-repeat-ms MS  minimum time per repeat (default 50)\n"
+    "  --repeat N          timed repeats (1..64, default 3; --replay: 1)\n"
+    "  --min-repeat-ms MS  minimum time per repeat (default 50; --replay: 10)\n"
     "  --timeout S         wall-clock limit for a run in seconds (default 120)\n"
     "  --verbose           print the compiler command and the shared object's path\n"
     "\n"
@@ -59,6 +61,19 @@ static const char usage_head[] =
     "                      without --target); with --op, the candidates for that\n"
     "                      operator on TARGET (default llvm), best first, with the\n"
     "                      size of each one's config space\n"
+    "\n"
+    "  --replay LOG        rebuild every record of a TVM tuning log whose task dlc\n"
+    "                      knows, with the record's args, target and entity; one line\n"
+    "                      per record (JSON lines with --json), then a summary\n"
+    "  --verify            also run each record's kernel and check it against the\n"
+    "                      reference. A record for an x86 -mcpu whose vectors this\n"
+    "                      CPU lacks (e.g. skylake-avx512 on an AVX2 machine) is\n"
+    "                      built for this machine (-march=native) instead, with a note\n"
+    "  --target-override T build every record for T instead of its own target\n"
+    "  --limit N           stop after N records of known tasks\n"
+    "  --task NAME         only records of this task (TVM task name)\n"
+    "  Each record is built for its own target; armv7 records for aarch64 (run under\n"
+    "  qemu-aarch64, with a note) when arm-linux-gnueabihf-gcc is not installed.\n"
     "\n"
     "SPEC (integers; N batch, C in channels, K out channels, R x S kernel;\n"
     "an optional trailing :dtype, default float32):\n";
@@ -72,11 +87,13 @@ static const char usage_tail[] =
     "  dlc-build --op depthwise_conv2d:1,32,28,28,3,3,1,1 --print-c -o dw.so\n"
     "  dlc-build --list-templates --op dense:64,64,64\n"
     "  dlc-build --op dense:64,64,64 --template dense_nopack.x86 --config 17 --run\n"
+    "  dlc-build --replay tophub/llvm_v0.04.log --verify\n"
     "\n"
     "targets: llvm (alias c; the host CPU), llvm -mcpu=CPU, llvm -device=arm_cpu\n"
     "  -mtriple=aarch64-linux-gnu, llvm -mtriple=riscv64-linux-gnu (both run under qemu-user)\n"
-    "exit codes: 0 ok (verified with --run), 1 the kernel failed (a config the template\n"
-    "  rejects: INSTANTIATION_ERROR), 2 usage error (including a --config that is not in the space)\n";
+    "exit codes: 0 ok (verified with --run / --verify), 1 the kernel failed (a config the\n"
+    "  template rejects: INSTANTIATION_ERROR; --replay: any known record failed),\n"
+    "  2 usage error (including a --config that is not in the space)\n";
 
 static void print_help(void) {
     dlc_strbuf_t g;
@@ -137,17 +154,28 @@ static int parse_double(const char *s, double lo, double *out) {
 
 enum { OPT_RUN = 256, OPT_JSON, OPT_PRINT_IR, OPT_PRINT_C, OPT_THREADS, OPT_NUMBER, OPT_REPEAT, OPT_MIN_REPEAT_MS,
        OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET, OPT_TEMPLATE, OPT_CONFIG,
-       OPT_LIST_TEMPLATES };
+       OPT_LIST_TEMPLATES, OPT_REPLAY, OPT_VERIFY, OPT_TARGET_OVERRIDE, OPT_LIMIT, OPT_TASK };
 
 /* Which flags each mode takes besides the common ones (a flag of another mode
  * is a usage error rather than silently ignored). */
 static int check_modes(const opts_t *o) {
-    if (!o->op_text && !o->list_templates)
-        return usage_error(o->json, "missing --op SPEC (e.g. --op dense:64,64,64) or --list-templates");
+    int modes = (o->op_text && !o->list_templates) + o->list_templates + (o->replay_path != NULL);
+    if (modes > 1)
+        return usage_error(o->json, "--list-templates, --replay and a build with --op are separate modes: give one");
+    if (modes == 0)
+        return usage_error(o->json, "missing --op SPEC (e.g. --op dense:64,64,64), --list-templates or --replay LOG");
     const char *single = o->out_path ? "-o" : o->run ? "--run" : o->print_ir ? "--print-ir" : o->print_c ? "--print-c"
                        : o->template_name ? "--template" : o->config_text ? "--config" : NULL;
-    if (o->list_templates && single)
-        return usage_error(o->json, "%s does not go with --list-templates", single);
+    const char *replay = o->verify ? "--verify" : o->target_override ? "--target-override" : o->limit ? "--limit"
+                       : o->task_filter ? "--task" : NULL;
+    if (o->list_templates && (single || replay))
+        return usage_error(o->json, "%s does not go with --list-templates", single ? single : replay);
+    if (o->replay_path && single)
+        return usage_error(o->json, "%s does not go with --replay", single);
+    if (o->replay_path && o->target_given)
+        return usage_error(o->json, "--replay builds each record for its own target: use --target-override");
+    if (!o->replay_path && replay)
+        return usage_error(o->json, "%s goes with --replay LOG", replay);
     if (o->config_text && !o->template_name)
         return usage_error(o->json, "--config needs --template NAME");
     return -1;
@@ -161,6 +189,11 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         {"template", required_argument, NULL, OPT_TEMPLATE},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"list-templates", no_argument, NULL, OPT_LIST_TEMPLATES},
+        {"replay", required_argument, NULL, OPT_REPLAY},
+        {"verify", no_argument, NULL, OPT_VERIFY},
+        {"target-override", required_argument, NULL, OPT_TARGET_OVERRIDE},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"task", required_argument, NULL, OPT_TASK},
         {"run", no_argument, NULL, OPT_RUN},
         {"json", no_argument, NULL, OPT_JSON},
         {"output", required_argument, NULL, 'o'},
@@ -189,7 +222,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
 
     opterr = 0; /* we print our own one-line errors */
     optind = 1;
-    int c;
+    int c, limit;
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_OP: o->op_text = optarg; break;
@@ -197,6 +230,15 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         case OPT_TEMPLATE: o->template_name = optarg; break;
         case OPT_CONFIG: o->config_text = optarg; break;
         case OPT_LIST_TEMPLATES: o->list_templates = 1; break;
+        case OPT_REPLAY: o->replay_path = optarg; break;
+        case OPT_VERIFY: o->verify = 1; break;
+        case OPT_TARGET_OVERRIDE: o->target_override = optarg; break;
+        case OPT_TASK: o->task_filter = optarg; break;
+        case OPT_LIMIT:
+            if (parse_int(optarg, 1, 1000000000, &limit) < 0)
+                return usage_error(o->json, "bad --limit '%s': expected a positive integer", optarg);
+            o->limit = limit;
+            break;
         case 'o': o->out_path = optarg; break;
         case OPT_RUN: o->run = 1; break;
         case OPT_JSON: o->json = 1; break;
@@ -215,10 +257,12 @@ static int parse_args(int argc, char **argv, opts_t *o) {
             if (parse_int(optarg, 1, DLC_MEASURE_MAX_REPEAT, &o->mo.repeat) < 0)
                 return usage_error(o->json, "bad --repeat '%s': expected an integer in [1, %d]", optarg,
                                    DLC_MEASURE_MAX_REPEAT);
+            o->repeat_given = 1;
             break;
         case OPT_MIN_REPEAT_MS:
             if (parse_double(optarg, 0, &o->mo.min_repeat_ms) < 0)
                 return usage_error(o->json, "bad --min-repeat-ms '%s': expected a number >= 0", optarg);
+            o->min_repeat_given = 1;
             break;
         case OPT_TIMEOUT:
             if (parse_double(optarg, 0, &o->mo.timeout_s) < 0 || o->mo.timeout_s <= 0)
@@ -333,6 +377,8 @@ int main(int argc, char **argv) {
         dlc_log_set_level(DLC_LOG_INFO);
     if (o.list_templates)
         return dlc__build_list_templates(&o);
+    if (o.replay_path)
+        return dlc__build_replay(&o);
 
     char prefix[512];
     dlc_target_t tgt;
