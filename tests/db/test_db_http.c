@@ -246,11 +246,11 @@ static void test_upload_and_best(void **state) {
     assert_true(strcmp(r.body, ref.data) == 0);
     reply_free(&r);
 
-    /* best for every 7th task, under its own target and under a target that
+    /* best for every 17th task, under its own target and under a target that
      * only matches by key, through the client, against the local answer */
     int n_tasks = 0, n_found = 0;
     for (char *line = ref.data, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
-        if (n_tasks++ % 7)
+        if (n_tasks++ % 17)
             continue;
         dlc_record_t rec;
         assert_int_equal(dlc_record_parse(line, (size_t)(nl - line), &rec), 0);
@@ -274,7 +274,7 @@ static void test_upload_and_best(void **state) {
         dlc_record_clear(&rec);
     }
     assert_false(dlc_db_offline(c));
-    assert_true(n_found > 500);
+    assert_true(n_found > 200);
     fprintf(stderr, "  %d best answers agree with the local db\n", n_found);
     dlc_strbuf_free(&ref);
     dlc_db_close(&c);
