@@ -2,7 +2,8 @@
  * server binary on a free 127.0.0.1 port, TopHub uploaded with the token and
  * best answers compared with a local database, bad requests (malformed JSON,
  * oversized bodies, wrong or missing token, unknown routes, wrong methods)
- * each answered with a 4xx and a JSON error while the server stays up, and
+ * each answered with a 4xx and a JSON error while the server stays up,
+ * clients on six threads querying while uploads run, and
  * the client's cache answering, with one warning, once the server is gone. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -435,6 +437,91 @@ static void test_serve_usage(void **state) {
     assert_int_equal(stop_server(pid), 0);
 }
 
+/* Clients on six threads query while uploads run: every answer comes from
+ * the server (none offline), and no uploaded record is lost. */
+typedef struct {
+    int id, errors;
+    char cache[1200], err[512];
+} conc_t;
+static dlc_record_t g_recs[100];
+static int g_n_recs;
+
+static void *conc_worker(void *arg) {
+    conc_t *w = arg;
+    dlc_db_t *c = dlc_db_open_url(g_url, w->cache, NULL);
+    for (int i = 0; c && i < 40; i++) {
+        const dlc_record_t *r = &g_recs[(w->id * 13 + i) % g_n_recs];
+        dlc_db_best_t b;
+        int rc = dlc_db_best(c, r->target, r->task_name, r->args, &b);
+        if (rc != 0 || dlc_db_offline(c)) {
+            if (!w->errors++)
+                snprintf(w->err, sizeof w->err, "%s: %d %s", r->task_name, rc, dlc_last_error());
+        } else {
+            dlc_db_best_clear(&b);
+        }
+    }
+    if (!c)
+        w->errors++;
+    dlc_db_close(&c);
+    return NULL;
+}
+
+static void test_concurrent(void **state) {
+    (void)state;
+    if (dlc_db_record_count(g_refdb) == 0)
+        skip();
+    dlc_strbuf_t lines;
+    dlc_strbuf_init(&lines);
+    assert_int_equal(dlc_db_export(g_refdb, NULL, 1, collect_line, &lines), 0);
+    g_n_recs = 0;
+    for (char *line = lines.data, *nl; g_n_recs < 100 && (nl = strchr(line, '\n')); line = nl + 1)
+        assert_int_equal(dlc_record_parse(line, (size_t)(nl - line), &g_recs[g_n_recs++]), 0);
+    reply_t r = get("/v1/stats");
+    int64_t before = json_integer_value(json_object_get(r.json, "records"));
+    reply_free(&r);
+    char log[1200];
+    snprintf(log, sizeof log, "%s/synthetic.log", g_dir);
+    assert_int_equal(tu_write_synthetic(log, 2000, 11), 0);
+    char *data;
+    size_t len;
+    assert_int_equal(dlc_file_read(log, &data, &len), 0);
+
+    conc_t w[6];
+    pthread_t tid[6];
+    for (int i = 0; i < 6; i++) {
+        memset(&w[i], 0, sizeof w[i]);
+        w[i].id = i;
+        snprintf(w[i].cache, sizeof w[i].cache, "%s/conc-cache-%d.db", g_dir, i);
+        assert_int_equal(pthread_create(&tid[i], NULL, conc_worker, &w[i]), 0);
+    }
+    dlc_db_url_opts_t uo = {TOKEN, 30};
+    dlc_db_t *c = dlc_db_open_url(g_url, NULL, &uo);
+    assert_non_null(c);
+    int64_t added = 0;
+    for (int k = 0; k < 3; k++) { /* the second and third time: all duplicates */
+        dlc_db_import_t st = {0};
+        if (dlc_db_upload(c, data, len, NULL, &st) < 0)
+            fail_msg("upload %d: %s", k, dlc_last_error());
+        assert_int_equal(st.added + st.duplicates, 2000);
+        added += st.added;
+    }
+    dlc_db_close(&c);
+    for (int i = 0; i < 6; i++) {
+        pthread_join(tid[i], NULL);
+        if (w[i].errors)
+            fail_msg("client %d: %d errors, first: %s", i, w[i].errors, w[i].err);
+    }
+    assert_int_equal(added, 2000);
+    r = get("/v1/stats");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(r.json, "records")), before + 2000);
+    reply_free(&r);
+    free(data);
+    for (int i = 0; i < g_n_recs; i++)
+        dlc_record_clear(&g_recs[i]);
+    dlc_strbuf_free(&lines);
+}
+
 /* Last: stops the server; the cache answers what was fetched, with a warning. */
 static void test_cache_offline(void **state) {
     (void)state;
@@ -514,11 +601,11 @@ static void test_cache_offline(void **state) {
 
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
-    (void)tu_write_synthetic; /* a db_testutil.h helper this file does not need */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upload_and_best),
         cmocka_unit_test(test_bad_requests),
         cmocka_unit_test(test_serve_usage),
+        cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_cache_offline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
