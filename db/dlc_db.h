@@ -39,6 +39,9 @@
  * block and writers wait their turn; each import is one transaction.
  * Ownership: a dlc_db_t is owned by the thread that opened it (one
  * connection; open one per thread or process).
+ *
+ * Shared over HTTP: dlc_db_http.h (dlc-db serve; dlc_db_open_url gives a
+ * dlc_db_t whose dlc_db_best asks the server, with this file as its cache).
  */
 #ifndef DLC_DB_H
 #define DLC_DB_H
