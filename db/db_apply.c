@@ -47,10 +47,12 @@ int dlc_db_apply_best(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, 
     }
     char *cargs = dlc__db_canonical_json(args), hash[65];
     dlc__db_workload_hash(name, cargs ? cargs : "", hash);
+    const char *where = db->url ? db->url : db->path; /* a URL handle: the server, not its cache */
     if (!warned_before(db, hash))
         DLC_WARN("no tuned config for %s %s on '%s' in %s%s%s; using the template's default config (slower). "
-                 "Tune this task, or import TVM logs with: dlc-db import --db %s LOG",
-                 name, cargs ? cargs : "", target, db->path, why[0] ? ": " : "", why, db->path);
+                 "Tune this task, or import TVM logs with: dlc-db import --db %s%s LOG",
+                 name, cargs ? cargs : "", target, where, why[0] ? ": " : "", why, where,
+                 db->url ? " --token-file F" : "");
     free(cargs);
     return dlc_error(DLC_ENOTFOUND, "no tuned config for %s on '%s'%s%s", name, target, why[0] ? ": " : "", why);
 }

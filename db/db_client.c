@@ -234,6 +234,7 @@ dlc_db_t *dlc_db_open_url(const char *url, const char *cache_path, const dlc_db_
         return NULL;
     }
     db->remote = r;
+    db->url = r->url;
     db->remote_best = remote_best;
     db->remote_free = remote_free;
     return db;

@@ -57,6 +57,7 @@ struct dlc_db {
      * cache (db_client.c, dlc_db_open_url): dlc_db_best asks remote_best,
      * dlc_db_close calls remote_free. NULL for a plain file. */
     void *remote;
+    const char *url; /* the server of a URL handle (owned by remote), else NULL */
     int (*remote_best)(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,
                        dlc_db_best_t *out);
     void (*remote_free)(void *remote);

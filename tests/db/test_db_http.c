@@ -24,6 +24,7 @@
 
 #include "db/dlc_db.h"
 #include "db/dlc_db_http.h"
+#include "schedule-templates/dlc_templates.h"
 #include "tests/db/db_testutil.h"
 
 #define TOKEN "t0ken-for-tests"
@@ -522,6 +523,23 @@ static void test_concurrent(void **state) {
     dlc_strbuf_free(&lines);
 }
 
+/* dlc_db_apply_best on a URL handle: the config of the server's best record
+ * (TopHub's config 188 for this conv2d on skylake), online and from the cache. */
+static int64_t apply_index(dlc_db_t *db, const char *target) {
+    dlc_op_spec_t spec;
+    dlc_target_t tgt;
+    dlc_task_t *task = NULL;
+    assert_int_equal(dlc_op_parse("conv2d:1,64,56,56,64,3,3,1,1", &spec), 0);
+    assert_int_equal(dlc_target_parse(target, &tgt), 0);
+    assert_int_equal(dlc_task_from_spec(&spec, NULL, &tgt, &task), 0);
+    dlc_config_t *cfg = NULL;
+    int rc = dlc_db_apply_best(db, task, &cfg, NULL);
+    int64_t index = rc == 0 ? dlc_config_index(cfg) : rc;
+    dlc_config_destroy(&cfg);
+    dlc_task_destroy(&task);
+    return index;
+}
+
 /* Last: stops the server; the cache answers what was fetched, with a warning. */
 static void test_cache_offline(void **state) {
     (void)state;
@@ -550,6 +568,8 @@ static void test_cache_offline(void **state) {
         online[i] = strdup(b.line);
         dlc_db_best_clear(&b);
     }
+    int64_t applied = apply_index(c, target);
+    assert_int_equal(applied, 188);
     dlc_db_close(&c);
     assert_int_equal(stop_server(g_pid), 0);
     g_pid = 0;
@@ -568,6 +588,7 @@ static void test_cache_offline(void **state) {
     }
     dlc_db_best_t b;
     assert_int_equal(dlc_db_best(c, target, recs[4].task_name, recs[4].args, &b), DLC_ENOTFOUND);
+    assert_int_equal(apply_index(c, target), applied);
     assert_int_equal(dlc_db_upload(c, TU_LINE, strlen(TU_LINE), NULL, NULL), DLC_EIO);
     dlc_db_close(&c);
 
