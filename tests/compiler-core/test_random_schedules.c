@@ -16,7 +16,7 @@
 #include "kernel_check.h"
 
 #define DEFAULT_FIRST 1
-#define DEFAULT_COUNT 360
+#define DEFAULT_COUNT 300
 
 static void seed_range(uint64_t *first, uint64_t *count) {
     *first = DEFAULT_FIRST;
@@ -88,7 +88,7 @@ static void test_random_any_op(void **state) {
     (void)state;
     uint64_t first, count;
     seed_range(&first, &count);
-    count = count / 2;
+    count = count / 3;
     kbatch_t *b = kbatch_new(NULL, 8);
     assert_non_null(b);
     int failed = 0;
