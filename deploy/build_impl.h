@@ -16,6 +16,7 @@ typedef struct {
     int target_given;
     const char *out_path;        /* -o, or NULL */
     const char *template_name;   /* --template */
+    const char *db_text;         /* --db PATH_OR_URL: apply the best tuned config */
     const char *config_text;     /* --config: entity JSON, config object or index */
     const char *replay_path;     /* --replay LOG */
     const char *target_override; /* --target-override (replay) */

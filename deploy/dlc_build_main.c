@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "build_impl.h"
+#include "db/dlc_db.h"
+#include "db/dlc_db_http.h"
 
 #ifndef DLC_VERSION
 #define DLC_VERSION "unknown"
@@ -38,6 +40,10 @@ static const char usage_head[] =
     "\n"
     "  --op SPEC           the operator (grammar below)\n"
     "  --target TARGET     TVM target string (default \"llvm\": this machine's CPU)\n"
+    "  --db PATH_OR_URL    apply the best tuned config of the op's task from a tuning\n"
+    "                      database (a dlc-db file, or http://host:port of dlc-db\n"
+    "                      serve); without a record: the default schedule and one\n"
+    "                      warning naming the task; ignored with --config\n"
     "  --template NAME     build with this AutoTVM template (TVM task name, e.g.\n"
     "                      conv2d_NCHWc.x86; --list-templates shows them)\n"
     "  --config CFG        the template's config: a TVM entity list\n"
@@ -153,7 +159,7 @@ static int parse_double(const char *s, double lo, double *out) {
 }
 
 enum { OPT_RUN = 256, OPT_JSON, OPT_PRINT_IR, OPT_PRINT_C, OPT_THREADS, OPT_NUMBER, OPT_REPEAT, OPT_MIN_REPEAT_MS,
-       OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET, OPT_TEMPLATE, OPT_CONFIG,
+       OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET, OPT_TEMPLATE, OPT_CONFIG, OPT_DB,
        OPT_LIST_TEMPLATES, OPT_REPLAY, OPT_VERIFY, OPT_TARGET_OVERRIDE, OPT_LIMIT, OPT_TASK };
 
 /* Which flags each mode takes besides the common ones (a flag of another mode
@@ -188,6 +194,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         {"target", required_argument, NULL, OPT_TARGET},
         {"template", required_argument, NULL, OPT_TEMPLATE},
         {"config", required_argument, NULL, OPT_CONFIG},
+        {"db", required_argument, NULL, OPT_DB},
         {"list-templates", no_argument, NULL, OPT_LIST_TEMPLATES},
         {"replay", required_argument, NULL, OPT_REPLAY},
         {"verify", no_argument, NULL, OPT_VERIFY},
@@ -229,6 +236,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         case OPT_TARGET: o->target_text = optarg; o->target_given = 1; break;
         case OPT_TEMPLATE: o->template_name = optarg; break;
         case OPT_CONFIG: o->config_text = optarg; break;
+        case OPT_DB: o->db_text = optarg; break;
         case OPT_LIST_TEMPLATES: o->list_templates = 1; break;
         case OPT_REPLAY: o->replay_path = optarg; break;
         case OPT_VERIFY: o->verify = 1; break;
@@ -368,6 +376,31 @@ static int select_template(const opts_t *o, const dlc_op_spec_t *spec, const dlc
     return -1;
 }
 
+/* --db: the task of the spec (with --template, that template; else the first
+ * candidate) and the best record's config. Returns 1 when a tuned config was
+ * found, 0 to build without one (the database or the task gave a warning), -1
+ * for a usage error (a --template that does not fit the op). */
+static int apply_db(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target_t *tgt, dlc_task_t **task,
+                    dlc_config_t **cfg) {
+    if (dlc_task_from_spec(spec, o->template_name, tgt, task) < 0) {
+        if (o->template_name) return dlc_error(DLC_EINVAL, "--template %s for '%s': %s", o->template_name, spec->text,
+                                               dlc_last_error());
+        fprintf(stderr, "dlc-build: warning: --db: %s; building the default schedule\n", dlc_last_error());
+        return 0;
+    }
+    dlc_db_t *db = dlc_db_open_any(o->db_text, DLC_DB_READONLY);
+    if (!db) {
+        fprintf(stderr, "dlc-build: warning: --db %s: %s; building without tuned configs\n", o->db_text,
+                dlc_last_error());
+    } else if (dlc_db_apply_best(db, *task, cfg, NULL) == 0) {
+        dlc_db_close(&db);
+        return 1;
+    }
+    dlc_db_close(&db); /* dlc_db_apply_best warned once, naming the task */
+    if (!o->template_name) dlc_task_destroy(task);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     opts_t o;
     int rc = parse_args(argc, argv, &o);
@@ -393,7 +426,12 @@ int main(int argc, char **argv) {
     dlc_task_t *task = NULL;
     dlc_config_t *cfg = NULL;
     int64_t given_index = -1;
-    if (o.template_name && (rc = select_template(&o, &spec, &tgt, &task, &cfg, &given_index)) >= 0) {
+    int tuned = 0;
+    if (o.db_text && !o.config_text) {
+        tuned = apply_db(&o, &spec, &tgt, &task, &cfg);
+        if (tuned < 0) return usage_error(o.json, "%s", dlc_last_error());
+    }
+    if (!tuned && o.template_name && (rc = select_template(&o, &spec, &tgt, &task, &cfg, &given_index)) >= 0) {
         dlc_task_destroy(&task);
         return rc;
     }
@@ -414,6 +452,8 @@ int main(int argc, char **argv) {
 
     char ref[256], err[1024] = "";
     json_t *j = json_pack("{s:s, s:s}", "op", spec.text, "target", tgt.str);
+    if (o.db_text) json_object_set_new(j, "db", json_string(o.db_text));
+    if (o.db_text && !task) json_object_set_new(j, "tuned", json_false());
     dlc_strbuf_t ir, c;
     dlc_strbuf_init(&ir);
     dlc_strbuf_init(&c);
@@ -430,6 +470,7 @@ int main(int argc, char **argv) {
         json_object_del(cj, "code_hash");
         json_object_set_new(j, "config", cj);
         json_object_set_new(j, "space_size", json_integer(dlc_space_size(dlc_task_space(task))));
+        if (o.db_text) json_object_set_new(j, "tuned", json_boolean(tuned));
         if (given_index >= 0 && given_index != dlc_config_index(cfg)) {
             json_object_set_new(j, "config_index_given", json_integer(given_index));
             if (!o.json)
@@ -505,8 +546,9 @@ int main(int argc, char **argv) {
                op.flops / 1e6);
         if (task) {
             char *e = dlc_json_dumps(json_object_get(json_object_get(j, "config"), "entity"));
-            printf("template %s, config %lld of %lld: %s\n", dlc_task_template(task)->name,
-                   (long long)dlc_config_index(cfg), (long long)dlc_space_size(dlc_task_space(task)), e ? e : "?");
+            printf("template %s, %sconfig %lld of %lld: %s\n", dlc_task_template(task)->name,
+                   tuned ? "tuned (best in the database) " : "", (long long)dlc_config_index(cfg),
+                   (long long)dlc_space_size(dlc_task_space(task)), e ? e : "?");
             free(e);
         }
         printf("built in %.1f ms (%s), code hash %.16s\n", compile_ms, br.cache_hit ? "cache hit" : "compiled",
