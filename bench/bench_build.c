@@ -197,8 +197,9 @@ static void unit_source(dlc_task_t *task, const dlc_target_t *target, bench_tria
     if (!u->src) u->src = strdup("");
 }
 
-void bench_build(dlc_task_t *task, const dlc_target_t *target, bench_trial_t *t, int n, const bench_build_opts_t *o,
-                 const char *label) {
+int bench_build(dlc_task_t *task, const dlc_target_t *target, bench_trial_t *t, int n, const bench_build_opts_t *o,
+                const char *label) {
+    int too_big = 0;
     int per = o->per_unit < 1 ? 1 : o->per_unit > 32 ? 32 : o->per_unit;
     int chunk = 2 * per * (o->jobs > 0 ? o->jobs : 1); /* configs generated and built together */
     unit_t *u = calloc((size_t)chunk, sizeof *u), *retry = calloc((size_t)chunk, sizeof *retry);
@@ -217,6 +218,10 @@ void bench_build(dlc_task_t *task, const dlc_target_t *target, bench_trial_t *t,
             if (gen_unit(task, target, &t[i].index, 1, &sb, &e) < 0 && !e) e = DLC_MEASURE_COMPILE_HOST;
             t[i].error_no = e;
             t[i].c_bytes = sb.len;
+            if (!e && o->max_bytes && sb.len > o->max_bytes) {
+                t[i].error_no = DLC_MEASURE_BUILD_TIMEOUT;
+                too_big++;
+            }
             dlc_strbuf_free(&sb);
         }
         /* large configs alone; the others in order, as many as fit in a unit */
@@ -277,4 +282,5 @@ void bench_build(dlc_task_t *task, const dlc_target_t *target, bench_trial_t *t,
     dlc_progress_destroy(&bar);
     free(u);
     free(retry);
+    return too_big;
 }

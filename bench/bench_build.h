@@ -4,7 +4,10 @@
  * its own), `jobs` compilers at once. Each build runs in a child process in
  * its own process group under a time limit, so a unit over its limit is killed
  * together with the compiler's own children (cc1, as); its configs are then
- * built one by one, and one that still runs over is a BUILD_TIMEOUT.
+ * built one by one, and one that still runs over is a BUILD_TIMEOUT. A config
+ * whose C is larger than max_bytes is a BUILD_TIMEOUT without a compile: such
+ * sources (fully unrolled loop nests of dense_pack.x86) take minutes and GBs
+ * of memory in cc1, never the 10 s a config gets.
  * DLC_BENCH_VERBOSE=1 prints each unit (configs, bytes, result) and each
  * chunk's generation and build times on stderr.
  *
@@ -34,13 +37,15 @@ typedef struct {
     double timeout_s;    /* per config: a unit of n configs gets n times this */
     size_t alone_bytes;  /* a config with more C than this gets a unit of its own */
     size_t unit_bytes;   /* a unit holds at most this much C (unless one config alone does) */
+    size_t max_bytes;    /* a config with more C than this is not compiled: BUILD_TIMEOUT (0: no limit) */
 } bench_build_opts_t;
-#define BENCH_BUILD_OPTS_DEFAULT {8, 2, 10.0, 96 * 1024, 384 * 1024}
+#define BENCH_BUILD_OPTS_DEFAULT {8, 2, 10.0, 96 * 1024, 384 * 1024, 512 * 1024}
 
 /* The entry name of a config: c<index> (its reference: c<index>_ref). */
 void bench_entry_name(int64_t index, char *out, size_t cap);
 /* Builds trials t[0..n) (index set, the rest zero); fills error_no, so and
- * c_bytes. Shows a progress bar labelled `label` on a terminal. */
-void bench_build(dlc_task_t *task, const dlc_target_t *target, bench_trial_t *t, int n, const bench_build_opts_t *o,
+ * c_bytes. Shows a progress bar labelled `label` on a terminal. Returns how
+ * many configs were not compiled because of max_bytes. */
+int bench_build(dlc_task_t *task, const dlc_target_t *target, bench_trial_t *t, int n, const bench_build_opts_t *o,
                  const char *label);
 #endif

@@ -9,8 +9,9 @@
  * a best config failed verification, 2 on another error.
  *
  * usage: bench_templates [--configs N] [--quick] [--top K] [--only SUBSTR]
- *            [--jobs J] [--per-unit U] [--build-timeout S] [--search-threads T] [--cutoff F]
- *            [--seed S] [--log FILE] [--from-log FILE] [--check-all]
+ *            [--jobs J] [--per-unit U] [--build-timeout S] [--max-c-kib K]
+ *            [--search-threads T] [--cutoff F] [--seed S] [--log FILE]
+ *            [--from-log FILE] [--check-all]
  */
 #define _GNU_SOURCE
 #include <math.h>
@@ -114,8 +115,9 @@ static int measure_trials(dlc_task_t *task, bench_trial_t *trials, int n, const 
             mo.timeout_s = o->timeout_s;
             /* a run that cannot come near the best: about 2 + repeat calls, plus start-up */
             int cutting = 0;
-            if (o->cutoff > 0 && !o->check_all && isfinite(best) && o->cutoff * best * (2 + mo.repeat) + 0.5 < mo.timeout_s) {
-                mo.timeout_s = o->cutoff * best * (2 + mo.repeat) + 0.5;
+            double limit = o->cutoff * best * (2 + mo.repeat) + 0.3;
+            if (o->cutoff > 0 && !o->check_all && isfinite(best) && limit < mo.timeout_s) {
+                mo.timeout_s = limit;
                 cutting = 1;
             }
             char entry[32];
@@ -201,8 +203,8 @@ static int cmp_cost(const void *a, const void *b) {
 
 static void usage(FILE *f) {
     fputs("usage: bench_templates [--configs N] [--quick] [--top K] [--only SUBSTR] [--jobs J]\n"
-          "           [--per-unit U] [--build-timeout S] [--search-threads T] [--cutoff F] [--seed S] [--log FILE] [--from-log FILE]\n"
-          "           [--check-all]\n"
+          "           [--per-unit U] [--build-timeout S] [--max-c-kib K] [--search-threads T] [--cutoff F]\n"
+          "           [--seed S] [--log FILE] [--from-log FILE] [--check-all]\n"
           "  --configs N         random configs per template (default 300; fewer if the space is smaller)\n"
           "  --quick             smoke run: 6 configs, top 2, short final measurements\n"
           "  --top K             best configs of the search measured again and checked (default 4)\n"
@@ -210,9 +212,11 @@ static void usage(FILE *f) {
           "  --jobs J            compilers at once (default 2)\n"
           "  --per-unit U        configs per translation unit (default 8)\n"
           "  --build-timeout S   compile time limit per config (default 10 s, as AutoTVM's LocalBuilder)\n"
+          "  --max-c-kib K       configs with more generated C are not compiled: BUILD_TIMEOUT (default 512,\n"
+          "                      0: no limit)\n"
           "  --search-threads T  threads while searching (default 2)\n"
           "  --cutoff F          stop a config once it runs F times longer than the best so far would\n"
-          "                      (RUN_TIMEOUT; default 3, 0: only the 10 s timeout)\n"
+          "                      (RUN_TIMEOUT; default 2, 0: only the 10 s timeout)\n"
           "  --seed S            seed of the config sampler (default 1)\n"
           "  --log FILE          append every measured config as a TVM v0.2 log line\n"
           "  --from-log FILE     no search: take the best configs of each task from FILE\n"
@@ -260,7 +264,7 @@ static void loadavg(char *out, size_t cap) {
 }
 
 static int parse_opts(int argc, char **argv, opts_t *o) {
-    *o = (opts_t){300, 4, BENCH_BUILD_OPTS_DEFAULT, 2, 3, 20.0, 10.0, 3.0, 10, 50.0, 0, 1, NULL, NULL, NULL};
+    *o = (opts_t){300, 4, BENCH_BUILD_OPTS_DEFAULT, 2, 3, 20.0, 10.0, 2.0, 20, 50.0, 0, 1, NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) /* --quick sets defaults; other flags override them */
         if (!strcmp(argv[i], "--quick")) {
             o->configs = 6;
@@ -281,6 +285,7 @@ static int parse_opts(int argc, char **argv, opts_t *o) {
         else if (v && !strcmp(a, "--jobs")) o->build.jobs = atoi(argv[++i]);
         else if (v && !strcmp(a, "--per-unit")) o->build.per_unit = atoi(argv[++i]);
         else if (v && !strcmp(a, "--build-timeout")) o->build.timeout_s = atof(argv[++i]);
+        else if (v && !strcmp(a, "--max-c-kib")) o->build.max_bytes = (size_t)atol(argv[++i]) * 1024;
         else if (v && !strcmp(a, "--search-threads")) o->search_threads = atoi(argv[++i]);
         else if (v && !strcmp(a, "--cutoff")) o->cutoff = atof(argv[++i]);
         else if (v && !strcmp(a, "--seed")) o->seed = strtoull(argv[++i], NULL, 10);
@@ -350,7 +355,7 @@ static int run_task(const bench_task_t *bt, const opts_t *o, FILE *log, task_res
         for (int i = 0; i < n; i++)
             if (dlc_space_sampler_next(smp, &trials[i].index) < 0) n = i;
         dlc_space_sampler_destroy(&smp);
-        bench_build(task, &g_target, trials, n, &o->build, what);
+        int too_big = bench_build(task, &g_target, trials, n, &o->build, what);
         double tb = dlc_now();
         int cut = measure_trials(task, trials, n, o, what, log);
         int errs[DLC_MEASURE_ERROR_COUNT] = {0};
@@ -361,7 +366,8 @@ static int run_task(const bench_task_t *bt, const opts_t *o, FILE *log, task_res
                           n, tb - t0, dlc_now() - tb);
         for (int e = 0; e < DLC_MEASURE_ERROR_COUNT; e++)
             if (errs[e]) dlc_strbuf_printf(&sb, " %s %d,", dlc_measure_error_name(e), errs[e]);
-        dlc_strbuf_printf(&sb, " %d stopped by the cutoff", cut);
+        dlc_strbuf_printf(&sb, " %d not compiled (C over %zu KiB), %d stopped by the cutoff", too_big,
+                          o->build.max_bytes / 1024, cut);
         snprintf(res->summary, sizeof res->summary, "%s", sb.data);
         dlc_strbuf_free(&sb);
     }
