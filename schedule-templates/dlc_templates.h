@@ -14,8 +14,8 @@
  *   batch_matmul:B,M,N,K              A[B,M,K] · B[B,N,K]ᵀ → [B,M,N]
  *   conv2d:N,C,H,W,K,R,S,stride,pad[,dilation]           NCHW, kernel [K,C,R,S]
  *   conv2d_nchwc:N,C,H,W,K,R,S,stride,pad,ic_bn,oc_bn    NCHW[ic]c, kernel [K/oc,C/ic,R,S,ic,oc]
- *   depthwise_conv2d:N,C,H,W,R,S,stride,pad              kernel [C,1,R,S]
- *   conv2d_transpose:N,C,H,W,K,R,S,stride,pad            kernel [C,K,R,S]
+ *   depthwise_conv2d:N,C,H,W,R,S,stride,pad[,dilation]   kernel [C,1,R,S]
+ *   conv2d_transpose:N,C,H,W,K,R,S,stride,pad[,output_padding]   kernel [C,K,R,S]
  *   pool2d:N,C,H,W,R,S,stride,pad,max|avg                avg counts padding (count_include_pad)
  *   softmax:M,N                       along the last axis
  *   relu:N  |  bias_relu:M,N          elementwise (injective) chains
@@ -36,8 +36,8 @@ extern "C" {
     X(BATCH_MATMUL, "batch_matmul", 4, 4, "B,M,N,K")                          \
     X(CONV2D, "conv2d", 9, 10, "N,C,H,W,K,R,S,stride,pad[,dilation]")         \
     X(CONV2D_NCHWC, "conv2d_nchwc", 11, 11, "N,C,H,W,K,R,S,stride,pad,ic_bn,oc_bn") \
-    X(DEPTHWISE_CONV2D, "depthwise_conv2d", 8, 8, "N,C,H,W,R,S,stride,pad")   \
-    X(CONV2D_TRANSPOSE, "conv2d_transpose", 9, 9, "N,C,H,W,K,R,S,stride,pad") \
+    X(DEPTHWISE_CONV2D, "depthwise_conv2d", 8, 9, "N,C,H,W,R,S,stride,pad[,dilation]") \
+    X(CONV2D_TRANSPOSE, "conv2d_transpose", 9, 10, "N,C,H,W,K,R,S,stride,pad[,output_padding]") \
     X(POOL2D, "pool2d", 8, 8, "N,C,H,W,R,S,stride,pad,max|avg")               \
     X(SOFTMAX, "softmax", 2, 2, "M,N")                                        \
     X(RELU, "relu", 1, 1, "N")                                                \
@@ -98,6 +98,22 @@ dlc_tensor_t *dlc_topi_conv2d_NCHWc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tens
                                     const dlc_conv_params_t *p);
 dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
                                         const dlc_conv_params_t *p);
+/* conv2d_transpose (TVM's conv2d_transpose_nchw): kernel [C, K, R, S]; p gives the
+ * strides and 4-sided padding (each side below the kernel size; dilation 1);
+ * output_padding[2] (each below its stride) adds rows/columns at the bottom/right.
+ * Output [N, K, (H-1)*sh - pt - pb + R + oph, (W-1)*sw - pl - pr + S + opw]. */
+int dlc_conv_transpose_out_hw(const dlc_conv_params_t *p, int64_t h, int64_t w, int64_t r, int64_t s,
+                              const int64_t *output_padding, int64_t *oh, int64_t *ow);
+dlc_tensor_t *dlc_topi_conv2d_transpose(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                        const dlc_conv_params_t *p, const int64_t *output_padding);
+/* Its input as one stage "data_dilate_pad" (tag "injective,pad"): data dilated by
+ * the strides and padded so that a stride-1 unpadded convolution with the
+ * flipped kernel gives the result, [N, C, OH + R - 1, OW + S - 1]. */
+dlc_tensor_t *dlc_topi_conv2d_transpose_pad(dlc_ctx_t *ctx, dlc_tensor_t *data, int64_t r, int64_t s,
+                                            const dlc_conv_params_t *p, const int64_t *output_padding);
+/* Max or average (padding counted) pooling with strides, 4-sided padding and dilation. */
+dlc_tensor_t *dlc_topi_pool2d_general(dlc_ctx_t *ctx, dlc_tensor_t *data, int64_t r, int64_t s,
+                                      const dlc_conv_params_t *p, int is_max);
 /* The symmetric shorthands below call the general versions above. */
 dlc_tensor_t *dlc_topi_dense(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *weight);
 dlc_tensor_t *dlc_topi_batch_matmul(dlc_ctx_t *ctx, dlc_tensor_t *a, dlc_tensor_t *b);

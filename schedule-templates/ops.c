@@ -81,12 +81,16 @@ int dlc_op_parse(const char *spec, dlc_op_spec_t *out) {
                          ops[k].grammar, got);
     for (int i = 0; i < got; i++) {
         /* pad may be 0; everything else positive */
-        int is_pad = (out->kind == DLC_OPK_CONV2D || out->kind == DLC_OPK_CONV2D_NCHWC || out->kind == DLC_OPK_CONV2D_TRANSPOSE) ? i == 8
+        /* (conv2d_transpose's output_padding too) */
+        int is_pad = (out->kind == DLC_OPK_CONV2D || out->kind == DLC_OPK_CONV2D_NCHWC) ? i == 8
+                     : out->kind == DLC_OPK_CONV2D_TRANSPOSE ? i == 8 || i == 9
                      : (out->kind == DLC_OPK_DEPTHWISE_CONV2D || out->kind == DLC_OPK_POOL2D) ? i == 7 : 0;
         if (out->p[i] < (is_pad ? 0 : 1) || out->p[i] > (1 << 20))
             return dlc_error(DLC_EINVAL, "op spec '%s': parameter %d is %lld (must be %s and at most 2^20)", spec, i + 1,
                              (long long)out->p[i], is_pad ? ">= 0" : ">= 1");
     }
+    if (out->kind == DLC_OPK_CONV2D_TRANSPOSE && out->n == 10 && out->p[9] >= out->p[7])
+        return dlc_error(DLC_EINVAL, "op spec '%s': output_padding must be below the stride", spec);
     if (out->kind == DLC_OPK_CONV2D_NCHWC && (out->p[1] % out->p[9] || out->p[4] % out->p[10]))
         return dlc_error(DLC_EINVAL, "op spec '%s': ic_bn must divide C and oc_bn must divide K", spec);
     return 0;
@@ -144,14 +148,17 @@ int dlc_op_build(dlc_ctx_t *ctx, const dlc_op_spec_t *s, dlc_op_t *op) {
     case DLC_OPK_DEPTHWISE_CONV2D:
         op->args[0] = ph(ctx, "data", 4, (int64_t[]){p[0], p[1], p[2], p[3]}, dt);
         op->args[1] = ph(ctx, "kernel", 4, (int64_t[]){p[1], 1, p[4], p[5]}, dt);
-        out = dlc_topi_depthwise_conv2d_nchw(ctx, op->args[0], op->args[1], p[6], p[7]);
+        out = dlc_topi_depthwise_conv2d(ctx, op->args[0], op->args[1],
+                                        &(dlc_conv_params_t){p[6], p[6], p[7], p[7], p[7], p[7], s->n > 8 ? p[8] : 1,
+                                                             s->n > 8 ? p[8] : 1});
         op->n_args = 2;
         if (out) op->flops = 2.0 * dlc_tensor_size(out) * p[4] * p[5];
         break;
     case DLC_OPK_CONV2D_TRANSPOSE:
         op->args[0] = ph(ctx, "data", 4, (int64_t[]){p[0], p[1], p[2], p[3]}, dt);
         op->args[1] = ph(ctx, "kernel", 4, (int64_t[]){p[1], p[4], p[5], p[6]}, dt);
-        out = dlc_topi_conv2d_transpose_nchw(ctx, op->args[0], op->args[1], p[7], p[8]);
+        out = dlc_topi_conv2d_transpose(ctx, op->args[0], op->args[1], &(dlc_conv_params_t){p[7], p[7], p[8], p[8], p[8], p[8], 1, 1},
+                                        (int64_t[]){s->n > 9 ? p[9] : 0, s->n > 9 ? p[9] : 0});
         op->n_args = 2;
         if (out) op->flops = 2.0 * dlc_tensor_size(out) * p[1] * p[5] * p[6];
         break;

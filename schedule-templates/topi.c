@@ -82,10 +82,6 @@ static dlc_expr_t *conv_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     return dlc_sum(c, src, 3, (dlc_iter_var_t *[]){rc, ry, rx});
 }
 
-static int64_t out_dim(int64_t in, int64_t k, int64_t stride, int64_t pad, int64_t dil) {
-    return (in + 2 * pad - ((k - 1) * dil + 1)) / stride + 1;
-}
-
 dlc_conv_params_t dlc_conv_params(int64_t stride, int64_t pad, int64_t dilation) {
     return (dlc_conv_params_t){stride, stride, pad, pad, pad, pad, dilation, dilation};
 }
@@ -172,21 +168,22 @@ dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_
     return dlc_te_compute(ctx, "depthwise_conv2d", 4, (int64_t[]){data->shape[0], data->shape[1], oh, ow}, dw_fn, &x);
 }
 
-/* data dilated by stride and padded by R-1-pad, read as one guarded stage */
+/* data dilated by the strides and padded, read as one guarded stage: x->h, x->w
+ * rows/columns before, x->hb, x->wb after */
 static dlc_expr_t *dilpad_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     args_t *x = u;
     dlc_tensor_t *d = x->a;
     dlc_expr_t *y = dlc_sub(c, i[2], dlc_int(c, x->h)), *xx = dlc_sub(c, i[3], dlc_int(c, x->w));
-    dlc_expr_t *st = dlc_int(c, x->stride);
+    dlc_expr_t *sh = dlc_int(c, x->sh), *sw = dlc_int(c, x->sw);
     dlc_expr_t *ok = dlc_binary(c, DLC_EXPR_GE, y, dlc_int(c, 0));
-    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_LE, y, dlc_int(c, (d->shape[2] - 1) * x->stride)));
-    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_EQ, dlc_mod(c, y, st), dlc_int(c, 0)));
+    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_LE, y, dlc_int(c, (d->shape[2] - 1) * x->sh)));
+    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_EQ, dlc_mod(c, y, sh), dlc_int(c, 0)));
     ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_GE, xx, dlc_int(c, 0)));
-    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_LE, xx, dlc_int(c, (d->shape[3] - 1) * x->stride)));
-    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_EQ, dlc_mod(c, xx, st), dlc_int(c, 0)));
+    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_LE, xx, dlc_int(c, (d->shape[3] - 1) * x->sw)));
+    ok = dlc_binary(c, DLC_EXPR_AND, ok, dlc_binary(c, DLC_EXPR_EQ, dlc_mod(c, xx, sw), dlc_int(c, 0)));
     /* clamp the read so it stays in bounds where the guard is false */
-    dlc_expr_t *ry = dlc_max(c, dlc_int(c, 0), dlc_min(c, dlc_div(c, y, st), dlc_int(c, d->shape[2] - 1)));
-    dlc_expr_t *rx = dlc_max(c, dlc_int(c, 0), dlc_min(c, dlc_div(c, xx, st), dlc_int(c, d->shape[3] - 1)));
+    dlc_expr_t *ry = dlc_max(c, dlc_int(c, 0), dlc_min(c, dlc_div(c, y, sh), dlc_int(c, d->shape[2] - 1)));
+    dlc_expr_t *rx = dlc_max(c, dlc_int(c, 0), dlc_min(c, dlc_div(c, xx, sw), dlc_int(c, d->shape[3] - 1)));
     return dlc_select(c, ok, dlc_read4(c, d, i[0], i[1], ry, rx), dlc_const(c, 0, d->dtype));
 }
 
@@ -203,30 +200,57 @@ static dlc_expr_t *convt_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     return dlc_sum(c, src, 3, (dlc_iter_var_t *[]){rc, ry, rx});
 }
 
+int dlc_conv_transpose_out_hw(const dlc_conv_params_t *p, int64_t h, int64_t w, int64_t r, int64_t s,
+                              const int64_t *opad, int64_t *oh, int64_t *ow) {
+    *oh = (h - 1) * p->stride_h - p->pad_top - p->pad_bottom + r + opad[0];
+    *ow = (w - 1) * p->stride_w - p->pad_left - p->pad_right + s + opad[1];
+    if (p->stride_h <= 0 || p->stride_w <= 0 || p->dil_h != 1 || p->dil_w != 1)
+        return dlc_error(DLC_EINVAL, "conv2d_transpose: strides must be positive and dilation 1");
+    if (opad[0] < 0 || opad[1] < 0 || opad[0] >= p->stride_h || opad[1] >= p->stride_w)
+        return dlc_error(DLC_EINVAL, "conv2d_transpose: output_padding (%lld, %lld) must be below the strides",
+                         (long long)opad[0], (long long)opad[1]);
+    if (p->pad_top > r - 1 || p->pad_bottom > r - 1 || p->pad_left > s - 1 || p->pad_right > s - 1)
+        return dlc_error(DLC_EINVAL, "conv2d_transpose: padding must be below the kernel size");
+    if (*oh <= 0 || *ow <= 0)
+        return dlc_error(DLC_EINVAL, "conv2d_transpose: output would be %lldx%lld", (long long)*oh, (long long)*ow);
+    return 0;
+}
+
+dlc_tensor_t *dlc_topi_conv2d_transpose_pad(dlc_ctx_t *ctx, dlc_tensor_t *data, int64_t r, int64_t s,
+                                            const dlc_conv_params_t *p, const int64_t *opad) {
+    int64_t oh, ow;
+    if (dlc_conv_transpose_out_hw(p, data->shape[2], data->shape[3], r, s, opad, &oh, &ow) < 0) return NULL;
+    args_t d = {.a = data, .sh = p->stride_h, .sw = p->stride_w, .h = r - 1 - p->pad_top, .w = s - 1 - p->pad_left};
+    /* the dilated input, padded: out size + kernel - 1 */
+    dlc_tensor_t *dp = dlc_te_compute(ctx, "data_dilate_pad", 4,
+                                      (int64_t[]){data->shape[0], data->shape[1], oh + r - 1, ow + s - 1}, dilpad_fn, &d);
+    if (dp) dp->tag = "injective,pad";
+    return dp;
+}
+
+dlc_tensor_t *dlc_topi_conv2d_transpose(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                        const dlc_conv_params_t *p, const int64_t *opad) {
+    dlc_tensor_t *dp = dlc_topi_conv2d_transpose_pad(ctx, data, kernel->shape[2], kernel->shape[3], p, opad);
+    if (!dp) return NULL;
+    args_t x = {.a = dp, .b = kernel};
+    return dlc_te_compute(ctx, "conv2d_transpose", 4,
+                          (int64_t[]){data->shape[0], kernel->shape[1], dp->shape[2] - kernel->shape[2] + 1,
+                                      dp->shape[3] - kernel->shape[3] + 1},
+                          convt_fn, &x);
+}
+
 dlc_tensor_t *dlc_topi_conv2d_transpose_nchw(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                              int64_t pad) {
-    int64_t R = kernel->shape[2], S = kernel->shape[3];
-    int64_t oh = (data->shape[2] - 1) * stride - 2 * pad + R, ow = (data->shape[3] - 1) * stride - 2 * pad + S;
-    if (oh <= 0 || ow <= 0 || pad > R - 1 || pad > S - 1) {
-        dlc_error(DLC_EINVAL, "conv2d_transpose: pad %lld must be < kernel size and the output positive",
-                  (long long)pad);
-        return NULL;
-    }
-    int64_t bh = R - 1 - pad, bw = S - 1 - pad;
-    int64_t ph = oh + R - 1, pw = ow + S - 1; /* padded, dilated input size */
-    args_t d = {.a = data, .stride = stride, .h = bh, .w = bw};
-    dlc_tensor_t *dp = dlc_te_compute(ctx, "data_dilate_pad", 4, (int64_t[]){data->shape[0], data->shape[1], ph, pw},
-                                      dilpad_fn, &d);
-    if (!dp) return NULL;
-    dp->tag = "injective,pad";
-    args_t x = {.a = dp, .b = kernel};
-    return dlc_te_compute(ctx, "conv2d_transpose", 4, (int64_t[]){data->shape[0], kernel->shape[1], oh, ow}, convt_fn, &x);
+    dlc_conv_params_t p = dlc_conv_params(stride, pad, 1);
+    return dlc_topi_conv2d_transpose(ctx, data, kernel, &p, (int64_t[]){0, 0});
 }
 
 static dlc_expr_t *pool_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     args_t *x = u;
     dlc_iter_var_t *ry = dlc_te_reduce_axis(c, "ry", x->r), *rx = dlc_te_reduce_axis(c, "rx", x->s);
-    dlc_expr_t *src = dlc_read4(c, x->a, i[0], i[1], mad(c, i[2], ry->var, x->stride), mad(c, i[3], rx->var, x->stride));
+    dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dh)), x->sh);
+    dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dw)), x->sw);
+    dlc_expr_t *src = dlc_read4(c, x->a, i[0], i[1], h, w);
     return dlc_reduce(c, x->is_max ? DLC_REDUCE_MAX : DLC_REDUCE_SUM, src, 2, (dlc_iter_var_t *[]){ry, rx});
 }
 
@@ -237,14 +261,21 @@ static dlc_expr_t *scale_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
 
 dlc_tensor_t *dlc_topi_pool2d(dlc_ctx_t *ctx, dlc_tensor_t *data, int64_t r, int64_t s, int64_t stride, int64_t pad,
                               int is_max) {
-    int64_t oh = out_dim(data->shape[2], r, stride, pad, 1), ow = out_dim(data->shape[3], s, stride, pad, 1);
-    if (oh <= 0 || ow <= 0) {
+    dlc_conv_params_t p = dlc_conv_params(stride, pad, 1);
+    return dlc_topi_pool2d_general(ctx, data, r, s, &p, is_max);
+}
+
+dlc_tensor_t *dlc_topi_pool2d_general(dlc_ctx_t *ctx, dlc_tensor_t *data, int64_t r, int64_t s,
+                                      const dlc_conv_params_t *cp, int is_max) {
+    int64_t oh, ow;
+    if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], r, s, &oh, &ow) < 0) {
         dlc_error(DLC_EINVAL, "pool2d: output would be %lldx%lld", (long long)oh, (long long)ow);
         return NULL;
     }
     dlc_expr_t *fill = is_max ? dlc_reduce_identity(ctx, DLC_REDUCE_MAX, data->dtype) : NULL;
-    dlc_tensor_t *p = dlc_topi_pad2d(ctx, data, 2, pad, pad, fill);
-    args_t x = {.a = p, .r = r, .s = s, .stride = stride, .is_max = is_max};
+    dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, fill);
+    args_t x = {.a = p, .r = r, .s = s, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w,
+                .is_max = is_max};
     int64_t shape[4] = {data->shape[0], data->shape[1], oh, ow};
     dlc_tensor_t *t = dlc_te_compute(ctx, is_max ? "max_pool" : "pool_sum", 4, shape, pool_fn, &x);
     if (!t || is_max) return t;
