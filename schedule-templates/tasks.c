@@ -3,9 +3,14 @@
 #include <string.h>
 #include "templates_impl.h"
 
+/* In the order candidates are offered: per operator, TVM's plevel order. */
 static const dlc_template_t *const registry[] = {
-    &dlc__tmpl_conv2d_NCHWc_x86, &dlc__tmpl_dense_pack_x86, &dlc__tmpl_dense_nopack_x86,
-    &dlc__tmpl_batch_matmul_x86, NULL,
+    /* x86 */
+    &dlc__tmpl_conv2d_NCHWc_x86, &dlc__tmpl_depthwise_NCHWc_x86, &dlc__tmpl_conv2d_transpose_x86,
+    /* arm_cpu */
+    &dlc__tmpl_spatial_pack_arm, &dlc__tmpl_depthwise_arm, &dlc__tmpl_conv2d_transpose_arm,
+    &dlc__tmpl_dense_pack_x86, &dlc__tmpl_dense_nopack_x86, &dlc__tmpl_batch_matmul_x86,
+    NULL,
 };
 
 const dlc_template_t *const *dlc_template_list(void) { return registry; }
@@ -135,15 +140,25 @@ int dlc__apply_split(dlc_stage_t *st, dlc_iter_var_t *iv, const int64_t *sizes, 
 /* ---- tasks ---- */
 static double workload_flops(const dlc_workload_t *w) {
     int64_t oh, ow;
+    const int64_t *d = w->data, *k = w->kernel;
     switch (w->op) {
-    case DLC_OPK_CONV2D:
-        if (dlc_conv_out_hw(&w->conv, w->data[2], w->data[3], w->kernel[2], w->kernel[3], &oh, &ow) < 0) return 0;
-        return 2.0 * w->data[0] * w->kernel[0] * oh * ow * w->kernel[1] * w->kernel[2] * w->kernel[3];
-    case DLC_OPK_DEPTHWISE_CONV2D:
-        if (dlc_conv_out_hw(&w->conv, w->data[2], w->data[3], w->kernel[2], w->kernel[3], &oh, &ow) < 0) return 0;
-        return 2.0 * w->data[0] * w->data[1] * w->kernel[1] * oh * ow * w->kernel[2] * w->kernel[3];
-    case DLC_OPK_DENSE: return 2.0 * w->data[0] * w->kernel[0] * w->data[1];
-    case DLC_OPK_BATCH_MATMUL: return 2.0 * w->data[0] * w->data[1] * w->kernel[1] * w->data[2];
+    case DLC_OPK_CONV2D: case DLC_OPK_CONV2D_NCHWC: case DLC_OPK_DEPTHWISE_CONV2D: case DLC_OPK_CONV2D_TRANSPOSE:
+    case DLC_OPK_POOL2D:
+        if (dlc__out_hw(w, &oh, &ow) < 0) return 0;
+        break;
+    default: break;
+    }
+    switch (w->op) {
+    case DLC_OPK_CONV2D: return 2.0 * d[0] * k[0] * oh * ow * k[1] * k[2] * k[3];
+    case DLC_OPK_CONV2D_NCHWC: return 2.0 * d[0] * k[0] * k[5] * oh * ow * d[1] * d[4] * k[2] * k[3];
+    case DLC_OPK_DEPTHWISE_CONV2D: return 2.0 * d[0] * d[1] * k[1] * oh * ow * k[2] * k[3];
+    case DLC_OPK_CONV2D_TRANSPOSE: return 2.0 * d[0] * k[1] * oh * ow * k[0] * k[2] * k[3];
+    case DLC_OPK_POOL2D: return (double)d[0] * d[1] * oh * ow * w->pool[0] * w->pool[1];
+    case DLC_OPK_DENSE: return 2.0 * d[0] * k[0] * d[1];
+    case DLC_OPK_BATCH_MATMUL: return 2.0 * d[0] * d[1] * k[1] * d[2];
+    case DLC_OPK_SOFTMAX: return 5.0 * d[0] * d[1];
+    case DLC_OPK_RELU: return (double)d[0];
+    case DLC_OPK_BIAS_RELU: return 2.0 * d[0] * d[1];
     default: return 0; /* set when instantiated */
     }
 }

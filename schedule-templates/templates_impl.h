@@ -25,6 +25,35 @@ int dlc__split(const dlc_config_t *cfg, const char *name, int64_t *sizes, int n)
 /* Applies a split entity with n sizes to iv: out[0..n) outer to inner. */
 int dlc__apply_split(dlc_stage_t *st, dlc_iter_var_t *iv, const int64_t *sizes, int n, dlc_iter_var_t **out);
 
+/* Output height and width of a workload's convolution or pooling (conv2d,
+ * conv2d_nchwc, depthwise, conv2d_transpose, pool2d); 0 and DLC_EINVAL when empty. */
+int dlc__out_hw(const dlc_workload_t *w, int64_t *oh, int64_t *ow);
+
+/* ---- argument formats shared by templates (tmpl_args.c) ---- */
+/* [data, kernel, strides, padding, dilation, out_dtype ...]: NCHW conv2d
+ * (kernel OIHW) or, with depthwise, depthwise conv2d (kernel [C, 1, R, S]);
+ * out_dtype at i_out_dtype when that is a string. */
+int dlc__parse_conv_nchw(const json_t *args, int depthwise, int i_out_dtype, dlc_workload_t *w);
+/* TVM's 6 args above for a conv2d / depthwise_conv2d spec. */
+json_t *dlc__conv_nchw_args(const dlc_op_spec_t *s);
+/* conv2d_transpose: [data, kernel [C, K, R, S], strides, padding, out_dtype, output_padding] */
+int dlc__parse_conv_transpose(const json_t *args, dlc_workload_t *w);
+json_t *dlc__conv_transpose_args(const dlc_op_spec_t *s);
+/* The annotation an entity gives axis i of annotate knob `name` (dlc_knob_ann_t);
+ * DLC_EINSTANTIATE if the config has no such knob. */
+int dlc__ann(const dlc_config_t *cfg, const char *name, int n_axes, int *anns);
+
+/* conv2d_NCHWc.x86's knobs over a convolution with these sizes (also used by
+ * conv2d_transpose_nchw.x86, which TVM computes as that convolution). */
+int dlc__space_conv_nchwc(dlc_space_t *sp, int64_t ic, int64_t oc, int64_t oh, int64_t ow, int64_t kh, int64_t kw);
+/* TVM's x86 NCHWc convolution schedule (conv2d_avx_common / conv2d_avx_1x1) of
+ * C [N, K/oc, OH, OW, oc] with its reduce axes (ic, kh, kw), and of O, its
+ * 4-D NCHW unpack, when O != C. Caches C; schedules no other stage. */
+int dlc__schedule_conv_nchwc(dlc_schedule_t *s, dlc_tensor_t *C, dlc_tensor_t *O, const dlc_config_t *cfg,
+                             int is_1x1, int64_t ic_bn);
+
 extern const dlc_template_t dlc__tmpl_conv2d_NCHWc_x86, dlc__tmpl_dense_nopack_x86, dlc__tmpl_dense_pack_x86,
     dlc__tmpl_batch_matmul_x86;
+extern const dlc_template_t dlc__tmpl_depthwise_NCHWc_x86, dlc__tmpl_conv2d_transpose_x86;
+extern const dlc_template_t dlc__tmpl_spatial_pack_arm, dlc__tmpl_conv2d_transpose_arm, dlc__tmpl_depthwise_arm;
 #endif

@@ -41,14 +41,11 @@ static void out_hw(const dlc_workload_t *w, int64_t *oh, int64_t *ow) {
 }
 
 /* tile_ic, tile_oc, tile_ow (inner <= 64), then tile_oh for 1x1 kernels or unroll_kw */
-static int space_nchwc(const dlc_task_t *t, dlc_space_t *sp) {
-    const dlc_workload_t *w = &t->w;
-    int64_t oh, ow;
-    out_hw(w, &oh, &ow);
-    TRY(dlc_space_define_split(sp, "tile_ic", w->data[1], DLC_SPLIT_FACTORS, 2, 0, NULL, NULL));
-    TRY(dlc_space_define_split(sp, "tile_oc", w->kernel[0], DLC_SPLIT_FACTORS, 2, 0, NULL, NULL));
+int dlc__space_conv_nchwc(dlc_space_t *sp, int64_t ic, int64_t oc, int64_t oh, int64_t ow, int64_t kh, int64_t kw) {
+    TRY(dlc_space_define_split(sp, "tile_ic", ic, DLC_SPLIT_FACTORS, 2, 0, NULL, NULL));
+    TRY(dlc_space_define_split(sp, "tile_oc", oc, DLC_SPLIT_FACTORS, 2, 0, NULL, NULL));
     TRY(dlc_space_define_split(sp, "tile_ow", ow, DLC_SPLIT_FACTORS, 2, 0, inner_le_64, NULL));
-    if (w->kernel[2] == 1 && w->kernel[3] == 1) {
+    if (kh == 1 && kw == 1) {
         static const int64_t both[] = {1, 2};
         TRY(dlc_space_define_knob_int(sp, "tile_oh", both, oh > 1 ? 2 : 1));
     } else {
@@ -58,25 +55,106 @@ static int space_nchwc(const dlc_task_t *t, dlc_space_t *sp) {
     return 0;
 }
 
+static int space_nchwc(const dlc_task_t *t, dlc_space_t *sp) {
+    const dlc_workload_t *w = &t->w;
+    int64_t oh, ow;
+    out_hw(w, &oh, &ow);
+    return dlc__space_conv_nchwc(sp, w->data[1], w->kernel[0], oh, ow, w->kernel[2], w->kernel[3]);
+}
+
 static dlc_iter_var_t *fuse3(dlc_stage_t *st, dlc_iter_var_t *a, dlc_iter_var_t *b, dlc_iter_var_t *c) {
     dlc_iter_var_t *ab, *abc;
     if (dlc_stage_fuse(st, a, b, &ab) < 0 || dlc_stage_fuse(st, ab, c, &abc) < 0) return NULL;
     return abc;
 }
 
+/* O [N, K, OH, OW] unpacks C: tiled like C, C computed at its parallel axis */
+static int schedule_unpack(dlc_schedule_t *s, dlc_tensor_t *C, dlc_tensor_t *O, int64_t ocb, int64_t oh_factor,
+                           int64_t reg_n) {
+    dlc_stage_t *so = dlc_sched_stage(s, O);
+    dlc_iter_var_t *oco, *oci, *oho, *ohi, *owo, *owi;
+    TRY(dlc_stage_split(so, dlc_stage_axis(so, 1), ocb, &oco, &oci));
+    TRY(dlc_stage_split(so, dlc_stage_axis(so, 2), oh_factor, &oho, &ohi));
+    TRY(dlc_stage_split(so, dlc_stage_axis(so, 3), reg_n, &owo, &owi));
+    TRY(dlc_stage_reorder(so, 6, (dlc_iter_var_t *[]){oco, oho, owo, ohi, owi, oci}));
+    dlc_iter_var_t *par = fuse3(so, dlc_stage_axis(so, 0), oco, oho);
+    if (!par) return dlc_last_status();
+    TRY(dlc_stage_compute_at(dlc_sched_stage(s, C), so, par));
+    TRY(dlc_stage_vectorize(so, oci));
+    return dlc_stage_parallel(so, par);
+}
+
+int dlc__schedule_conv_nchwc(dlc_schedule_t *s, dlc_tensor_t *C, dlc_tensor_t *O, const dlc_config_t *cfg,
+                             int is_1x1, int64_t icb) {
+    int64_t oc[2], owt[2], oh_factor = 1;
+    int unroll_kw = 0;
+    TRY(dlc__split(cfg, "tile_oc", oc, 2));
+    TRY(dlc__split(cfg, "tile_ow", owt, 2));
+    if (is_1x1) TRY(dlc_config_knob_int(cfg, "tile_oh", &oh_factor) < 0 ? DLC_EINSTANTIATE : 0);
+    else TRY(dlc_config_knob_bool(cfg, "unroll_kw", &unroll_kw) < 0 ? DLC_EINSTANTIATE : 0);
+    int64_t reg_n = owt[1];
+    dlc_tensor_t *CCt = dlc_sched_cache_write(s, C, DLC_SCOPE_GLOBAL);
+    if (!CCt) return dlc_last_status();
+    dlc_stage_t *sc = dlc_sched_stage(s, C), *cc = dlc_sched_stage(s, CCt);
+    dlc_iter_var_t *b = dlc_stage_axis(sc, 0), *ocn = dlc_stage_axis(sc, 1), *oh = dlc_stage_axis(sc, 2),
+                   *ow = dlc_stage_axis(sc, 3), *ocbk = dlc_stage_axis(sc, 4);
+    dlc_iter_var_t *cb = dlc_stage_axis(cc, 0), *cocn = dlc_stage_axis(cc, 1), *coh = dlc_stage_axis(cc, 2),
+                   *cow = dlc_stage_axis(cc, 3), *cocb = dlc_stage_axis(cc, 4);
+    dlc_iter_var_t *ric = dlc_stage_reduce_axis(cc, 0), *rkh = dlc_stage_reduce_axis(cc, 1),
+                   *rkw = dlc_stage_reduce_axis(cc, 2);
+    dlc_iter_var_t *ic_chunk, *ic_block;
+    if (!is_1x1) {
+        dlc_iter_var_t *ow_chunk, *ow_block;
+        TRY(dlc_stage_split(sc, ow, reg_n, &ow_chunk, &ow_block));
+        TRY(dlc_stage_reorder(sc, 5, (dlc_iter_var_t *[]){ocn, oh, ow_chunk, ow_block, ocbk}));
+        dlc_iter_var_t *par = fuse3(sc, b, ocn, oh);
+        if (!par) return dlc_last_status();
+        TRY(dlc_stage_vectorize(sc, ocbk));
+        if (C == O) TRY(dlc_stage_parallel(sc, par));
+        TRY(dlc_stage_compute_at(cc, sc, ow_chunk));
+        dlc_iter_var_t *cow_chunk, *cow_block;
+        TRY(dlc_stage_split(cc, cow, reg_n, &cow_chunk, &cow_block));
+        TRY(dlc_stage_split(cc, ric, icb, &ic_chunk, &ic_block));
+        if (unroll_kw) {
+            TRY(dlc_stage_reorder(cc, 10, (dlc_iter_var_t *[]){cb, cocn, coh, cow_chunk, ic_chunk, rkh, ic_block, rkw,
+                                                                cow_block, cocb}));
+            TRY(dlc_stage_unroll(cc, rkw));
+        } else {
+            TRY(dlc_stage_reorder(cc, 10, (dlc_iter_var_t *[]){cb, cocn, coh, cow_chunk, ic_chunk, rkh, rkw, ic_block,
+                                                                cow_block, cocb}));
+        }
+        TRY(dlc_stage_vectorize(cc, cocb));
+        TRY(dlc_stage_unroll(cc, cow_block));
+    } else {
+        dlc_iter_var_t *oho, *ohi, *owo, *owi;
+        TRY(dlc_stage_split(sc, oh, oh_factor, &oho, &ohi));
+        TRY(dlc_stage_split(sc, ow, reg_n, &owo, &owi));
+        TRY(dlc_stage_reorder(sc, 6, (dlc_iter_var_t *[]){ocn, oho, owo, ohi, owi, ocbk}));
+        TRY(dlc_stage_vectorize(sc, ocbk));
+        dlc_iter_var_t *par = fuse3(sc, b, ocn, oho);
+        if (!par) return dlc_last_status();
+        TRY(dlc_stage_compute_at(cc, sc, par));
+        if (C == O) TRY(dlc_stage_parallel(sc, par));
+        TRY(dlc_stage_split(cc, ric, icb, &ic_chunk, &ic_block));
+        dlc_iter_var_t *coho, *cohi, *cowo, *cowi;
+        TRY(dlc_stage_split(cc, coh, oh_factor, &coho, &cohi));
+        TRY(dlc_stage_split(cc, cow, reg_n, &cowo, &cowi));
+        TRY(dlc_stage_reorder(cc, 11, (dlc_iter_var_t *[]){cb, cocn, coho, cowo, ic_chunk, ic_block, rkh, rkw, cohi,
+                                                            cowi, cocb}));
+        TRY(dlc_stage_vectorize(cc, cocb));
+        TRY(dlc_stage_unroll(cc, cowi));
+        TRY(dlc_stage_unroll(cc, cohi));
+    }
+    return C == O ? 0 : schedule_unpack(s, C, O, oc[1], oh_factor, reg_n);
+}
+
 static int inst_nchwc(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx, dlc_op_t *op,
                       dlc_schedule_t **out) {
     const dlc_workload_t *w = &t->w;
-    int64_t ic[2], oc[2], owt[2];
+    int64_t ic[2], oc[2];
     TRY(dlc__split(cfg, "tile_ic", ic, 2));
     TRY(dlc__split(cfg, "tile_oc", oc, 2));
-    TRY(dlc__split(cfg, "tile_ow", owt, 2));
-    int64_t icb = ic[1], ocb = oc[1], reg_n = owt[1];
-    int is_1x1 = w->kernel[2] == 1 && w->kernel[3] == 1;
-    int64_t oh_factor = 1;
-    int unroll_kw = 0;
-    if (is_1x1) TRY(dlc_config_knob_int(cfg, "tile_oh", &oh_factor) < 0 ? DLC_EINSTANTIATE : 0);
-    else TRY(dlc_config_knob_bool(cfg, "unroll_kw", &unroll_kw) < 0 ? DLC_EINSTANTIATE : 0);
+    int64_t icb = ic[1], ocb = oc[1];
     if (w->data[1] % icb || w->kernel[0] % ocb)
         return dlc_error(DLC_EINSTANTIATE, "tile_ic %lld / tile_oc %lld do not divide the channels", (long long)icb,
                          (long long)ocb);
@@ -104,58 +182,7 @@ static int inst_nchwc(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *c
         if (!f) return dlc_last_status();
         TRY(dlc_stage_parallel(ps, f));
     }
-    dlc_tensor_t *CCt = dlc_sched_cache_write(s, C, DLC_SCOPE_GLOBAL);
-    if (!CCt) return dlc_last_status();
-    dlc_stage_t *sc = dlc_sched_stage(s, C), *cc = dlc_sched_stage(s, CCt);
-    dlc_iter_var_t *b = dlc_stage_axis(sc, 0), *ocn = dlc_stage_axis(sc, 1), *oh = dlc_stage_axis(sc, 2),
-                   *ow = dlc_stage_axis(sc, 3), *ocbk = dlc_stage_axis(sc, 4);
-    dlc_iter_var_t *cb = dlc_stage_axis(cc, 0), *cocn = dlc_stage_axis(cc, 1), *coh = dlc_stage_axis(cc, 2),
-                   *cow = dlc_stage_axis(cc, 3), *cocb = dlc_stage_axis(cc, 4);
-    dlc_iter_var_t *ric = dlc_stage_reduce_axis(cc, 0), *rkh = dlc_stage_reduce_axis(cc, 1),
-                   *rkw = dlc_stage_reduce_axis(cc, 2);
-    dlc_iter_var_t *ic_chunk, *ic_block;
-    if (!is_1x1) {
-        dlc_iter_var_t *ow_chunk, *ow_block;
-        TRY(dlc_stage_split(sc, ow, reg_n, &ow_chunk, &ow_block));
-        TRY(dlc_stage_reorder(sc, 5, (dlc_iter_var_t *[]){ocn, oh, ow_chunk, ow_block, ocbk}));
-        dlc_iter_var_t *par = fuse3(sc, b, ocn, oh);
-        if (!par) return dlc_last_status();
-        TRY(dlc_stage_vectorize(sc, ocbk));
-        TRY(dlc_stage_parallel(sc, par));
-        TRY(dlc_stage_compute_at(cc, sc, ow_chunk));
-        dlc_iter_var_t *cow_chunk, *cow_block;
-        TRY(dlc_stage_split(cc, cow, reg_n, &cow_chunk, &cow_block));
-        TRY(dlc_stage_split(cc, ric, icb, &ic_chunk, &ic_block));
-        if (unroll_kw) {
-            TRY(dlc_stage_reorder(cc, 10, (dlc_iter_var_t *[]){cb, cocn, coh, cow_chunk, ic_chunk, rkh, ic_block, rkw,
-                                                                cow_block, cocb}));
-            TRY(dlc_stage_unroll(cc, rkw));
-        } else {
-            TRY(dlc_stage_reorder(cc, 10, (dlc_iter_var_t *[]){cb, cocn, coh, cow_chunk, ic_chunk, rkh, rkw, ic_block,
-                                                                cow_block, cocb}));
-        }
-        TRY(dlc_stage_vectorize(cc, cocb));
-        TRY(dlc_stage_unroll(cc, cow_block));
-    } else {
-        dlc_iter_var_t *oho, *ohi, *owo, *owi;
-        TRY(dlc_stage_split(sc, oh, oh_factor, &oho, &ohi));
-        TRY(dlc_stage_split(sc, ow, reg_n, &owo, &owi));
-        TRY(dlc_stage_reorder(sc, 6, (dlc_iter_var_t *[]){ocn, oho, owo, ohi, owi, ocbk}));
-        TRY(dlc_stage_vectorize(sc, ocbk));
-        dlc_iter_var_t *par = fuse3(sc, b, ocn, oho);
-        if (!par) return dlc_last_status();
-        TRY(dlc_stage_compute_at(cc, sc, par));
-        TRY(dlc_stage_parallel(sc, par));
-        TRY(dlc_stage_split(cc, ric, icb, &ic_chunk, &ic_block));
-        dlc_iter_var_t *coho, *cohi, *cowo, *cowi;
-        TRY(dlc_stage_split(cc, coh, oh_factor, &coho, &cohi));
-        TRY(dlc_stage_split(cc, cow, reg_n, &cowo, &cowi));
-        TRY(dlc_stage_reorder(cc, 11, (dlc_iter_var_t *[]){cb, cocn, coho, cowo, ic_chunk, ic_block, rkh, rkw, cohi,
-                                                            cowi, cocb}));
-        TRY(dlc_stage_vectorize(cc, cocb));
-        TRY(dlc_stage_unroll(cc, cowi));
-        TRY(dlc_stage_unroll(cc, cohi));
-    }
+    TRY(dlc__schedule_conv_nchwc(s, C, C, cfg, w->kernel[2] == 1 && w->kernel[3] == 1, icb));
     *out = s;
     return 0;
 }

@@ -7,16 +7,13 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <cmocka.h>
 #include "../compiler-core/kernel_check.h"
 #include "schedule-templates/dlc_space.h"
-
-static dlc_target_t host(void) {
-    dlc_target_t t;
-    assert_int_equal(dlc_target_parse("llvm", &t), 0);
-    return t;
-}
 
 /* Adds up to n sampled configs of a task to the batch; returns how many were added. */
 static int sample_into(kbatch_t *b, dlc_task_t *task, int n, uint64_t seed, int *n_inst_err) {
@@ -53,12 +50,36 @@ static int sample_into(kbatch_t *b, dlc_task_t *task, int n, uint64_t seed, int 
     return added;
 }
 
-static void check_template(const char *name, const char *const *specs, int n_specs, int per_spec) {
-    dlc_target_t t = host();
-    kbatch_t *b = kbatch_new(NULL, 10);
+#define ARM_TARGET "llvm -device=arm_cpu -mtriple=aarch64-linux-gnu"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU seconds of this process and its finished children (the compilers, the runners) */
+static double cpu_s(void) {
+    struct rusage a, b;
+    getrusage(RUSAGE_SELF, &a);
+    getrusage(RUSAGE_CHILDREN, &b);
+    return (double)(a.ru_utime.tv_sec + a.ru_stime.tv_sec + b.ru_utime.tv_sec + b.ru_stime.tv_sec) +
+           1e-6 * (double)(a.ru_utime.tv_usec + a.ru_stime.tv_usec + b.ru_utime.tv_usec + b.ru_stime.tv_usec);
+}
+
+/* Builds and checks per_spec sampled configs of template `name` for each spec
+ * on `target` (NULL: the host); asserts at least `min_total` were checked.
+ * per_unit: kernels per translation unit (larger units: fewer compiler runs). */
+static void check_template_on(const char *name, const char *target, const char *const *specs, int n_specs,
+                              int per_spec, int min_total, int per_unit) {
+    dlc_target_t t;
+    assert_int_equal(dlc_target_parse(target ? target : "llvm", &t), 0);
+    kbatch_t *b = kbatch_new(target, per_unit);
+    assert_non_null(b);
     int total = 0, inst_err = 0;
     for (int i = 0; i < n_specs; i++) {
         dlc_op_spec_t spec;
+        if (dlc_op_parse(specs[i], &spec) < 0) fprintf(stderr, "%s: %s\n", specs[i], dlc_last_error());
         assert_int_equal(dlc_op_parse(specs[i], &spec), 0);
         dlc_task_t *task;
         int rc = dlc_task_from_spec(&spec, name, &t, &task);
@@ -69,10 +90,16 @@ static void check_template(const char *name, const char *const *specs, int n_spe
         total += sample_into(b, task, per_spec, 1000 + (uint64_t)i, &inst_err);
         dlc_task_destroy(&task);
     }
-    fprintf(stderr, "  %s: %d configs built and checked (%d rejected as INSTANTIATION_ERROR)\n", name, total, inst_err);
-    assert_true(total >= 100);
+    assert_true(total >= min_total);
+    double wall = now_s(), cpu = cpu_s();
     assert_int_equal(kbatch_run(b), 0);
     kbatch_destroy(&b);
+    fprintf(stderr, "  %s%s%s: %d configs built and checked (%d rejected as INSTANTIATION_ERROR), %.1f s, %.1f s CPU\n",
+            name, target ? " on " : "", target ? target : "", total, inst_err, now_s() - wall, cpu_s() - cpu);
+}
+
+static void check_template(const char *name, const char *const *specs, int n_specs, int per_spec) {
+    check_template_on(name, NULL, specs, n_specs, per_spec, 100, 10);
 }
 
 static void test_conv2d_nchwc_x86(void **state) {
@@ -136,14 +163,64 @@ static void test_task_from_tvm_args(void **state) {
 
 static void test_candidates(void **state) {
     (void)state;
-    dlc_target_t x86 = host(), arm;
-    assert_int_equal(dlc_target_parse("llvm -device=arm_cpu -mtriple=aarch64-linux-gnu", &arm), 0);
+    dlc_target_t x86, arm;
+    assert_int_equal(dlc_target_parse("llvm", &x86), 0);
+    assert_int_equal(dlc_target_parse(ARM_TARGET, &arm), 0);
     const dlc_template_t *c[8];
     int n = dlc_template_candidates(DLC_OPK_DENSE, &x86, c, 8);
     assert_true(n >= 2);
     for (int i = 0; i < n; i++) assert_int_equal(c[i]->op, DLC_OPK_DENSE);
     n = dlc_template_candidates(DLC_OPK_CONV2D, &arm, c, 8);
     for (int i = 0; i < n; i++) assert_true(strcmp(c[i]->key, "x86") != 0);
+    assert_true(n >= 1);
+    assert_string_equal(c[0]->name, "conv2d_nchw_spatial_pack.arm_cpu");
+    n = dlc_template_candidates(DLC_OPK_CONV2D, &x86, c, 8);
+    for (int i = 0; i < n; i++) assert_true(strcmp(c[i]->key, "arm_cpu") != 0);
+}
+
+/* ---- the TVM templates added for x86 and arm_cpu ---- */
+/* small outputs (at most 6 wide, 6 channels): fully unrolled register tiles stay cheap to compile */
+static const char *const conv_specs[] = {
+    "conv2d:1,3,4,4,4,3,3,1,1", "conv2d:1,4,7,7,4,3,3,2,1", "conv2d:1,2,6,5,6,3,3,1,1,2",
+    "conv2d:1,5,5,5,3,1,1,1,0", "conv2d:2,3,7,5,4,3,3,2,0",
+};
+/* the last one has tiles of 17, which depthwise_conv2d_nchw.arm_cpu will not unroll */
+static const char *const dw_specs[] = {
+    "depthwise_conv2d:1,6,7,7,3,3,1,1", "depthwise_conv2d:1,8,7,9,3,3,2,1", "depthwise_conv2d:1,4,8,8,3,3,1,2,2",
+    "depthwise_conv2d:2,6,5,5,5,5,1,2", "depthwise_conv2d:1,2,17,17,3,3,1,1",
+};
+static const char *const convt_specs[] = {
+    "conv2d_transpose:1,4,2,2,4,3,3,2,1", "conv2d_transpose:1,3,2,2,4,4,4,2,2,1", "conv2d_transpose:1,6,4,4,4,1,1,1,0",
+    "conv2d_transpose:1,2,2,3,3,3,3,1,0", "conv2d_transpose:2,3,2,2,2,3,3,3,1,2",
+};
+
+static void test_spatial_pack_arm(void **state) {
+    (void)state;
+    check_template("conv2d_nchw_spatial_pack.arm_cpu", conv_specs, 5, 22);
+}
+static void test_depthwise_arm(void **state) {
+    (void)state;
+    check_template("depthwise_conv2d_nchw.arm_cpu", dw_specs, 5, 22);
+}
+static void test_conv2d_transpose_arm(void **state) {
+    (void)state;
+    check_template("conv2d_transpose_nchw.arm_cpu", convt_specs, 5, 22);
+}
+static void test_depthwise_x86(void **state) {
+    (void)state;
+    check_template("depthwise_conv2d_NCHWc.x86", dw_specs, 5, 22);
+}
+static void test_conv2d_transpose_x86(void **state) {
+    (void)state;
+    check_template("conv2d_transpose_nchw.x86", convt_specs, 5, 22);
+}
+
+/* a few configs of each arm_cpu template cross-compiled for aarch64 and run under qemu */
+static void test_arm_templates_aarch64(void **state) {
+    (void)state;
+    check_template_on("conv2d_nchw_spatial_pack.arm_cpu", ARM_TARGET, conv_specs, 3, 2, 5, 8);
+    check_template_on("depthwise_conv2d_nchw.arm_cpu", ARM_TARGET, dw_specs, 3, 2, 5, 8);
+    check_template_on("conv2d_transpose_nchw.arm_cpu", ARM_TARGET, convt_specs, 3, 2, 5, 8);
 }
 
 int main(void) {
@@ -153,6 +230,16 @@ int main(void) {
         cmocka_unit_test(test_conv2d_nchwc_x86),
         cmocka_unit_test(test_dense_x86),
         cmocka_unit_test(test_batch_matmul_x86),
+        cmocka_unit_test(test_spatial_pack_arm),
+        cmocka_unit_test(test_depthwise_arm),
+        cmocka_unit_test(test_conv2d_transpose_arm),
+        cmocka_unit_test(test_depthwise_x86),
+        cmocka_unit_test(test_conv2d_transpose_x86),
+        cmocka_unit_test(test_arm_templates_aarch64),
     };
+    /* the kernels run once each, for their answer: OpenMP threads that spin
+     * while waiting cost more than the kernels on a loaded machine */
+    setenv("OMP_WAIT_POLICY", "passive", 0);
+    if (getenv("DLC_TEST_FILTER")) cmocka_set_test_filter(getenv("DLC_TEST_FILTER")); /* e.g. "test_generic*" */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
