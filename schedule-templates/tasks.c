@@ -3,13 +3,19 @@
 #include <string.h>
 #include "templates_impl.h"
 
-/* In the order candidates are offered: per operator, TVM's plevel order. */
+/* In the order candidates are offered: per operator, TVM's plevel order;
+ * within the "cpu" key, TVM's templates before dlc's generic ones. */
 static const dlc_template_t *const registry[] = {
     /* x86 */
     &dlc__tmpl_conv2d_NCHWc_x86, &dlc__tmpl_depthwise_NCHWc_x86, &dlc__tmpl_conv2d_transpose_x86,
     /* arm_cpu */
     &dlc__tmpl_spatial_pack_arm, &dlc__tmpl_depthwise_arm, &dlc__tmpl_conv2d_transpose_arm,
+    /* cpu: TVM's x86 dense templates, which its strategy gives every CPU */
     &dlc__tmpl_dense_pack_x86, &dlc__tmpl_dense_nopack_x86, &dlc__tmpl_batch_matmul_x86,
+    /* cpu: dlc's generic templates, one for every operator */
+    &dlc__tmpl_dense_generic, &dlc__tmpl_batch_matmul_generic, &dlc__tmpl_conv2d_generic,
+    &dlc__tmpl_conv2d_nchwc_generic, &dlc__tmpl_depthwise_generic, &dlc__tmpl_conv2d_transpose_generic,
+    &dlc__tmpl_pool2d_generic, &dlc__tmpl_softmax_generic, &dlc__tmpl_relu_generic, &dlc__tmpl_bias_relu_generic,
     NULL,
 };
 

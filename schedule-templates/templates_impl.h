@@ -29,7 +29,7 @@ int dlc__apply_split(dlc_stage_t *st, dlc_iter_var_t *iv, const int64_t *sizes, 
  * conv2d_nchwc, depthwise, conv2d_transpose, pool2d); 0 and DLC_EINVAL when empty. */
 int dlc__out_hw(const dlc_workload_t *w, int64_t *oh, int64_t *ow);
 
-/* ---- argument formats shared by templates (tmpl_args.c) ---- */
+/* ---- argument formats shared by templates (tmpl_args.c, tmpl_x86_dense.c) ---- */
 /* [data, kernel, strides, padding, dilation, out_dtype ...]: NCHW conv2d
  * (kernel OIHW) or, with depthwise, depthwise conv2d (kernel [C, 1, R, S]);
  * out_dtype at i_out_dtype when that is a string. */
@@ -39,6 +39,10 @@ json_t *dlc__conv_nchw_args(const dlc_op_spec_t *s);
 /* conv2d_transpose: [data, kernel [C, K, R, S], strides, padding, out_dtype, output_padding] */
 int dlc__parse_conv_transpose(const json_t *args, dlc_workload_t *w);
 json_t *dlc__conv_transpose_args(const dlc_op_spec_t *s);
+int dlc__parse_dense(const json_t *args, dlc_workload_t *w); /* [data, weight, bias, out_dtype] */
+json_t *dlc__dense_args(const dlc_op_spec_t *s);
+int dlc__parse_bmm(const json_t *args, dlc_workload_t *w); /* [A, B, out_shape, out_dtype, ta, tb] */
+json_t *dlc__bmm_args(const dlc_op_spec_t *s);
 /* The annotation an entity gives axis i of annotate knob `name` (dlc_knob_ann_t);
  * DLC_EINSTANTIATE if the config has no such knob. */
 int dlc__ann(const dlc_config_t *cfg, const char *name, int n_axes, int *anns);
@@ -56,4 +60,7 @@ extern const dlc_template_t dlc__tmpl_conv2d_NCHWc_x86, dlc__tmpl_dense_nopack_x
     dlc__tmpl_batch_matmul_x86;
 extern const dlc_template_t dlc__tmpl_depthwise_NCHWc_x86, dlc__tmpl_conv2d_transpose_x86;
 extern const dlc_template_t dlc__tmpl_spatial_pack_arm, dlc__tmpl_conv2d_transpose_arm, dlc__tmpl_depthwise_arm;
+extern const dlc_template_t dlc__tmpl_dense_generic, dlc__tmpl_batch_matmul_generic, dlc__tmpl_conv2d_generic,
+    dlc__tmpl_conv2d_nchwc_generic, dlc__tmpl_depthwise_generic, dlc__tmpl_conv2d_transpose_generic,
+    dlc__tmpl_pool2d_generic, dlc__tmpl_softmax_generic, dlc__tmpl_relu_generic, dlc__tmpl_bias_relu_generic;
 #endif

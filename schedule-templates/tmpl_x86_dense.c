@@ -1,6 +1,10 @@
 /* tmpl_x86_dense.c — dense_nopack.x86, dense_pack.x86 and batch_matmul.x86,
  * with TVM's knobs (tile_y, tile_x, tile_k, tile_inner). dense_pack takes the
- * weight pre-packed as [N/bn, K, bn], as TVM measures it during tuning. */
+ * weight pre-packed as [N/bn, K, bn], as TVM measures it during tuning.
+ * Key "cpu": TVM registers these strategies for every CPU target (x86.py's
+ * dense/batch_matmul strategies under "cpu"; arm_cpu has no dense schedule of
+ * its own and its strategy adds these two), so an arm_cpu log names its dense
+ * tasks dense_pack.x86 / dense_nopack.x86. */
 #include <string.h>
 #include "templates_impl.h"
 
@@ -11,7 +15,7 @@
     } while (0)
 
 /* ---- dense: args [data [M,K], weight [N,K], bias, out_dtype] ---- */
-static int parse_dense(const json_t *args, dlc_workload_t *w) {
+int dlc__parse_dense(const json_t *args, dlc_workload_t *w) {
     if (!json_is_array(args) || json_array_size(args) < 2)
         return dlc_error(DLC_EINVAL, "args: expected [data, weight, bias, out_dtype]");
     dlc_dtype_t wdt;
@@ -27,7 +31,7 @@ static int parse_dense(const json_t *args, dlc_workload_t *w) {
     return 0;
 }
 
-static json_t *dense_args(const dlc_op_spec_t *s) {
+json_t *dlc__dense_args(const dlc_op_spec_t *s) {
     if (s->kind != DLC_OPK_DENSE) return NULL;
     return json_pack("[o, o, n, s]", dlc__tensor_json((int64_t[]){s->p[0], s->p[2]}, 2, s->dtype),
                      dlc__tensor_json((int64_t[]){s->p[1], s->p[2]}, 2, s->dtype), dlc_dtype_name(s->dtype));
@@ -166,7 +170,7 @@ static int inst_pack(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ct
 }
 
 /* ---- batch_matmul: args [A [B,M,K], B [B,N,K], out_shape, out_dtype, transpose_a, transpose_b] ---- */
-static int parse_bmm(const json_t *args, dlc_workload_t *w) {
+int dlc__parse_bmm(const json_t *args, dlc_workload_t *w) {
     if (!json_is_array(args) || json_array_size(args) < 2)
         return dlc_error(DLC_EINVAL, "args: expected [A, B, out_shape, out_dtype, transpose_a, transpose_b]");
     dlc_dtype_t bdt;
@@ -183,7 +187,7 @@ static int parse_bmm(const json_t *args, dlc_workload_t *w) {
     return 0;
 }
 
-static json_t *bmm_args(const dlc_op_spec_t *s) {
+json_t *dlc__bmm_args(const dlc_op_spec_t *s) {
     if (s->kind != DLC_OPK_BATCH_MATMUL) return NULL;
     return json_pack("[o, o, n, s, b, b]", dlc__tensor_json((int64_t[]){s->p[0], s->p[1], s->p[3]}, 3, s->dtype),
                      dlc__tensor_json((int64_t[]){s->p[0], s->p[2], s->p[3]}, 3, s->dtype), dlc_dtype_name(s->dtype), 0, 1);
@@ -238,11 +242,11 @@ static int inst_bmm(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx
 }
 
 const dlc_template_t dlc__tmpl_dense_nopack_x86 = {
-    "dense_nopack.x86", "x86", DLC_OPK_DENSE, parse_dense, dense_args, space_nopack, inst_nopack,
+    "dense_nopack.x86", "cpu", DLC_OPK_DENSE, dlc__parse_dense, dlc__dense_args, space_nopack, inst_nopack,
 };
 const dlc_template_t dlc__tmpl_dense_pack_x86 = {
-    "dense_pack.x86", "x86", DLC_OPK_DENSE, parse_dense, dense_args, space_pack, inst_pack,
+    "dense_pack.x86", "cpu", DLC_OPK_DENSE, dlc__parse_dense, dlc__dense_args, space_pack, inst_pack,
 };
 const dlc_template_t dlc__tmpl_batch_matmul_x86 = {
-    "batch_matmul.x86", "x86", DLC_OPK_BATCH_MATMUL, parse_bmm, bmm_args, space_bmm, inst_bmm,
+    "batch_matmul.x86", "cpu", DLC_OPK_BATCH_MATMUL, dlc__parse_bmm, dlc__bmm_args, space_bmm, inst_bmm,
 };

@@ -161,21 +161,69 @@ static void test_task_from_tvm_args(void **state) {
     json_decref(args);
 }
 
+/* Every operator of the --op grammar has a template on every CPU target, and
+ * each candidate builds a task for a small spec and instantiates its config 0
+ * (or rejects it as INSTANTIATION_ERROR). */
 static void test_candidates(void **state) {
     (void)state;
-    dlc_target_t x86, arm;
-    assert_int_equal(dlc_target_parse("llvm", &x86), 0);
+    static const char *targets[] = {"llvm", "llvm -mcpu=skylake-avx512", ARM_TARGET,
+                                    "llvm -mtriple=riscv64-linux-gnu"};
+    static const char *specs[DLC_OPK_COUNT] = {
+        [DLC_OPK_DENSE] = "dense:5,7,9",
+        [DLC_OPK_BATCH_MATMUL] = "batch_matmul:2,5,7,9",
+        [DLC_OPK_CONV2D] = "conv2d:1,4,7,7,6,3,3,1,1",
+        [DLC_OPK_CONV2D_NCHWC] = "conv2d_nchwc:1,8,7,7,8,3,3,1,1,4,4",
+        [DLC_OPK_DEPTHWISE_CONV2D] = "depthwise_conv2d:1,6,7,7,3,3,1,1",
+        [DLC_OPK_CONV2D_TRANSPOSE] = "conv2d_transpose:1,4,5,5,6,3,3,2,1",
+        [DLC_OPK_POOL2D] = "pool2d:1,3,7,7,3,3,2,1,max",
+        [DLC_OPK_SOFTMAX] = "softmax:3,10",
+        [DLC_OPK_RELU] = "relu:33",
+        [DLC_OPK_BIAS_RELU] = "bias_relu:3,10",
+    };
+    for (size_t ti = 0; ti < sizeof targets / sizeof *targets; ti++) {
+        dlc_target_t t;
+        assert_int_equal(dlc_target_parse(targets[ti], &t), 0);
+        int is_arm = strstr(targets[ti], "arm_cpu") != NULL, is_x86 = t.arch == DLC_ARCH_X86_64 && !is_arm;
+        for (int k = 0; k < DLC_OPK_COUNT; k++) {
+            const dlc_template_t *c[16];
+            int n = dlc_template_candidates((dlc_opk_t)k, &t, c, 16);
+            if (n < 1) fprintf(stderr, "no template for %s on %s\n", dlc_op_name((dlc_opk_t)k), targets[ti]);
+            assert_true(n >= 1);
+            assert_string_equal(c[n - 1]->key, "cpu"); /* a generic one comes last */
+            for (int i = 0; i < n; i++) {
+                assert_int_equal(c[i]->op, k);
+                if (!is_x86) assert_true(strcmp(c[i]->key, "x86") != 0);
+                if (!is_arm) assert_true(strcmp(c[i]->key, "arm_cpu") != 0);
+                dlc_op_spec_t spec;
+                assert_int_equal(dlc_op_parse(specs[k], &spec), 0);
+                dlc_task_t *task;
+                int rc = dlc_task_from_spec(&spec, c[i]->name, &t, &task);
+                if (rc < 0) fprintf(stderr, "%s %s: %s\n", c[i]->name, specs[k], dlc_last_error());
+                assert_int_equal(rc, 0);
+                dlc_config_t *cfg;
+                assert_int_equal(dlc_space_get(dlc_task_space(task), 0, &cfg), 0);
+                dlc_ctx_t *ctx = dlc_ctx_new();
+                dlc_op_t op;
+                dlc_schedule_t *s;
+                rc = dlc_task_instantiate(task, cfg, ctx, &op, &s);
+                if (rc < 0 && rc != DLC_EINSTANTIATE) fprintf(stderr, "%s: %s\n", c[i]->name, dlc_last_error());
+                assert_true(rc == 0 || rc == DLC_EINSTANTIATE);
+                dlc_ctx_destroy(&ctx);
+                dlc_config_destroy(&cfg);
+                dlc_task_destroy(&task);
+            }
+        }
+    }
+    /* TVM's order: the arm_cpu template first, then the generic one; dense on arm gets TVM's x86 templates */
+    dlc_target_t arm;
     assert_int_equal(dlc_target_parse(ARM_TARGET, &arm), 0);
     const dlc_template_t *c[8];
-    int n = dlc_template_candidates(DLC_OPK_DENSE, &x86, c, 8);
-    assert_true(n >= 2);
-    for (int i = 0; i < n; i++) assert_int_equal(c[i]->op, DLC_OPK_DENSE);
-    n = dlc_template_candidates(DLC_OPK_CONV2D, &arm, c, 8);
-    for (int i = 0; i < n; i++) assert_true(strcmp(c[i]->key, "x86") != 0);
-    assert_true(n >= 1);
+    assert_true(dlc_template_candidates(DLC_OPK_CONV2D, &arm, c, 8) >= 2);
     assert_string_equal(c[0]->name, "conv2d_nchw_spatial_pack.arm_cpu");
-    n = dlc_template_candidates(DLC_OPK_CONV2D, &x86, c, 8);
-    for (int i = 0; i < n; i++) assert_true(strcmp(c[i]->key, "arm_cpu") != 0);
+    assert_true(dlc_template_candidates(DLC_OPK_DENSE, &arm, c, 8) == 3);
+    assert_string_equal(c[0]->name, "dense_pack.x86");
+    assert_string_equal(c[1]->name, "dense_nopack.x86");
+    assert_string_equal(c[2]->name, "dense.generic");
 }
 
 /* ---- the TVM templates added for x86 and arm_cpu ---- */
@@ -223,6 +271,46 @@ static void test_arm_templates_aarch64(void **state) {
     check_template_on("conv2d_transpose_nchw.arm_cpu", ARM_TARGET, convt_specs, 3, 2, 5, 8);
 }
 
+/* ---- generic templates ---- */
+static void test_generic_conv(void **state) {
+    (void)state;
+    /* the spaces are small: wider outputs give the 100 configs */
+    static const char *conv[] = {conv_specs[0], conv_specs[1], conv_specs[2], conv_specs[3], conv_specs[4],
+                                 "conv2d:1,2,5,33,8,3,3,1,1", "conv2d:1,3,4,20,16,1,1,1,0"};
+    check_template_on("conv2d_nchw.generic", NULL, conv, 7, 18, 100, 20);
+    static const char *dw[] = {dw_specs[0], dw_specs[1], dw_specs[2], dw_specs[3], dw_specs[4],
+                               "depthwise_conv2d:1,16,4,33,3,3,1,1"};
+    check_template_on("depthwise_conv2d_nchw.generic", NULL, dw, 6, 22, 100, 20);
+    static const char *convt[] = {convt_specs[0], convt_specs[1], convt_specs[2], convt_specs[3], convt_specs[4],
+                                  "conv2d_transpose:1,2,3,17,8,3,3,2,1", "conv2d_transpose:1,3,2,9,16,3,3,2,1,1"};
+    check_template_on("conv2d_transpose_nchw.generic", NULL, convt, 7, 22, 100, 20);
+    static const char *nchwc[] = {"conv2d_nchwc:1,8,7,7,8,3,3,1,1,4,4", "conv2d_nchwc:1,6,9,5,12,3,3,2,1,3,2",
+                                  "conv2d_nchwc:1,4,6,6,16,1,1,1,0,2,2", "conv2d_nchwc:2,2,5,7,6,3,3,1,0,1,3",
+                                  "conv2d_nchwc:1,4,11,13,16,3,3,1,1,4,4", "conv2d_nchwc:1,3,17,19,4,3,3,1,1,1,2",
+                                  "conv2d_nchwc:1,2,9,23,5,3,3,2,1,2,1"};
+    check_template_on("conv2d_NCHWc.generic", NULL, nchwc, 7, 18, 100, 20);
+}
+
+static void test_generic_other(void **state) {
+    (void)state;
+    static const char *dense[] = {"dense:12,20,16", "dense:1,30,24", "dense:9,7,15", "dense:17,33,5"};
+    check_template_on("dense.generic", NULL, dense, 4, 30, 100, 20);
+    static const char *bmm[] = {"batch_matmul:2,12,20,16", "batch_matmul:3,7,9,5", "batch_matmul:1,17,33,6"};
+    check_template_on("batch_matmul.generic", NULL, bmm, 3, 40, 100, 20);
+    static const char *pool[] = {"pool2d:1,3,9,9,3,3,2,1,max", "pool2d:1,2,11,7,2,2,2,0,avg", "pool2d:2,3,13,21,3,3,1,1,avg",
+                                 "pool2d:1,4,17,33,3,3,2,1,max", "pool2d:1,2,40,70,2,3,1,0,max", "pool2d:1,2,30,67,3,2,1,1,avg",
+                                 "pool2d:1,1,8,100,1,1,1,0,avg", "pool2d:1,2,6,129,3,3,1,1,max"};
+    check_template_on("pool2d.generic", NULL, pool, 8, 14, 100, 20);
+    static const char *softmax[] = {"softmax:3,10", "softmax:5,33", "softmax:2,100", "softmax:4,129", "softmax:1,7",
+                                    "softmax:7,70", "softmax:3,257", "softmax:2,40", "softmax:6,19", "softmax:2,64"};
+    check_template_on("softmax.generic", NULL, softmax, 10, 14, 100, 20);
+    static const char *relu[] = {"relu:33", "relu:100", "relu:257", "relu:7"};
+    check_template_on("relu.generic", NULL, relu, 4, 40, 100, 20);
+    static const char *br[] = {"bias_relu:3,10", "bias_relu:5,33", "bias_relu:2,100", "bias_relu:4,129", "bias_relu:1,7",
+                               "bias_relu:7,70", "bias_relu:3,257", "bias_relu:2,40", "bias_relu:6,19", "bias_relu:2,64"};
+    check_template_on("bias_relu.generic", NULL, br, 10, 14, 100, 20);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_task_from_tvm_args),
@@ -236,6 +324,8 @@ int main(void) {
         cmocka_unit_test(test_depthwise_x86),
         cmocka_unit_test(test_conv2d_transpose_x86),
         cmocka_unit_test(test_arm_templates_aarch64),
+        cmocka_unit_test(test_generic_conv),
+        cmocka_unit_test(test_generic_other),
     };
     /* the kernels run once each, for their answer: OpenMP threads that spin
      * while waiting cost more than the kernels on a loaded machine */
