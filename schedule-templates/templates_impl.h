@@ -4,6 +4,13 @@
 #include "schedule-templates/dlc_space.h"
 #include "schedule-templates/dlc_templates.h"
 
+/* Returns a negative status from the enclosing int function. */
+#define TRY(x)                   \
+    do {                         \
+        int rc_ = (x);           \
+        if (rc_ < 0) return rc_; \
+    } while (0)
+
 struct dlc_task {
     const dlc_template_t *tmpl;
     dlc_target_t target;

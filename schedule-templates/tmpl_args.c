@@ -4,12 +4,6 @@
 #include <string.h>
 #include "templates_impl.h"
 
-#define TRY(x)                   \
-    do {                         \
-        int rc_ = (x);           \
-        if (rc_ < 0) return rc_; \
-    } while (0)
-
 static int out_dtype_at(const json_t *args, int i, dlc_workload_t *w) {
     const json_t *v = json_array_get(args, (size_t)i);
     if (i >= 0 && json_is_string(v) && dlc_dtype_parse(json_string_value(v), &w->out_dtype) < 0)

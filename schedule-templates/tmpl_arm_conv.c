@@ -8,12 +8,6 @@
 #include <string.h>
 #include "templates_impl.h"
 
-#define TRY(x)                   \
-    do {                         \
-        int rc_ = (x);           \
-        if (rc_ < 0) return rc_; \
-    } while (0)
-
 /* ---- args ---- */
 static int parse_spatial(const json_t *args, dlc_workload_t *w) { return dlc__parse_conv_nchw(args, 0, 5, w); }
 static json_t *spatial_args(const dlc_op_spec_t *s) { return s->kind == DLC_OPK_CONV2D ? dlc__conv_nchw_args(s) : NULL; }

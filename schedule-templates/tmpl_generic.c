@@ -12,12 +12,6 @@
 #include <string.h>
 #include "templates_impl.h"
 
-#define TRY(x)                   \
-    do {                         \
-        int rc_ = (x);           \
-        if (rc_ < 0) return rc_; \
-    } while (0)
-
 static int split_knob(dlc_space_t *sp, const char *name, int64_t extent, int n, int64_t max_factor) {
     return dlc_space_define_split(sp, name, extent, DLC_SPLIT_POWER2, n, max_factor, NULL, NULL);
 }

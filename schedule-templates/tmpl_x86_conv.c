@@ -4,12 +4,6 @@
 #include <string.h>
 #include "templates_impl.h"
 
-#define TRY(x)                    \
-    do {                          \
-        int rc_ = (x);            \
-        if (rc_ < 0) return rc_;  \
-    } while (0)
-
 static int parse_conv(const json_t *args, dlc_workload_t *w) {
     TRY(dlc__parse_conv_args(args, 2, 3, 4, w));
     if (w->data_ndim != 4 || w->kernel_ndim != 4) return dlc_error(DLC_EINVAL, "expected NCHW data and OIHW kernel");

@@ -8,12 +8,6 @@
 #include <string.h>
 #include "templates_impl.h"
 
-#define TRY(x)                   \
-    do {                         \
-        int rc_ = (x);           \
-        if (rc_ < 0) return rc_; \
-    } while (0)
-
 /* ---- dense: args [data [M,K], weight [N,K], bias, out_dtype] ---- */
 int dlc__parse_dense(const json_t *args, dlc_workload_t *w) {
     if (!json_is_array(args) || json_array_size(args) < 2)

@@ -6,12 +6,6 @@
 #include <string.h>
 #include "templates_impl.h"
 
-#define TRY(x)                   \
-    do {                         \
-        int rc_ = (x);           \
-        if (rc_ < 0) return rc_; \
-    } while (0)
-
 static int parse_dw(const json_t *args, dlc_workload_t *w) { return dlc__parse_conv_nchw(args, 1, 7, w); }
 
 static json_t *dw_args(const dlc_op_spec_t *s) {

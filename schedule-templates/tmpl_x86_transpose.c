@@ -9,12 +9,6 @@
 #include <string.h>
 #include "templates_impl.h"
 
-#define TRY(x)                   \
-    do {                         \
-        int rc_ = (x);           \
-        if (rc_ < 0) return rc_; \
-    } while (0)
-
 static int space_t(const dlc_task_t *t, dlc_space_t *sp) {
     const dlc_workload_t *w = &t->w;
     int64_t oh, ow;
