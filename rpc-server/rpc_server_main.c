@@ -85,7 +85,7 @@ static void measure_work(uv_work_t *w) {
     s->job_rc = dlc_device_measure(&s->djob, &s->dres);
     if (s->job_rc < 0) {
         memset(&s->dres, 0, sizeof s->dres);
-        s->dres.error_no = DLC_MERR_RUNTIME_DEVICE;
+        s->dres.error_no = DLC_MEASURE_RUNTIME_DEVICE;
         snprintf(s->dres.message, sizeof s->dres.message, "sandbox: %s", dlc_last_error());
     }
 }
@@ -106,7 +106,7 @@ static void noop_done(uv_timer_t *t) {
 static void start_job(server_t *s) {
     s->busy = 1;
     json_t *j = dlc_json_parse(s->job.manifest, strlen(s->job.manifest));
-    dlc_device_result_t r = {.error_no = DLC_MERR_UNKNOWN_ERROR};
+    dlc_device_result_t r = {.error_no = DLC_MEASURE_UNKNOWN_ERROR};
     if (j && json_is_true(json_object_get(j, "noop"))) {
         json_int_t ms = json_integer_value(json_object_get(j, "sleep_ms"));
         json_decref(j);

@@ -166,25 +166,25 @@ static int read_report(int fd, report_t *rep, double deadline) {
 static void fill_outcome(const report_t *rep, int complete, int timed_out, int wstatus, double timeout_s,
                          dlc_device_result_t *res) {
     if (timed_out) {
-        res->error_no = DLC_MERR_RUN_TIMEOUT;
+        res->error_no = DLC_MEASURE_RUN_TIMEOUT;
         snprintf(res->message, sizeof res->message, "sandbox killed after %g s", timeout_s + GRACE_S);
     } else if (!complete) {
-        res->error_no = DLC_MERR_RUNTIME_DEVICE;
+        res->error_no = DLC_MEASURE_RUNTIME_DEVICE;
         snprintf(res->message, sizeof res->message, "sandbox child died (%s %d)",
                  WIFSIGNALED(wstatus) ? "signal" : "exit", WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : WEXITSTATUS(wstatus));
     } else if (rep->rc < 0) {
-        res->error_no = DLC_MERR_RUNTIME_DEVICE;
+        res->error_no = DLC_MEASURE_RUNTIME_DEVICE;
         snprintf(res->message, sizeof res->message, "%s", rep->error);
     } else {
         const dlc_measure_result_t *mr = &rep->mr;
-        res->error_no = mr->status == 0              ? DLC_MERR_NO_ERROR
-                        : mr->status == DLC_EWRONG   ? DLC_MERR_WRONG_ANSWER
-                        : mr->status == DLC_ETIMEOUT ? DLC_MERR_RUN_TIMEOUT
-                        : mr->status == DLC_ERUNTIME ? DLC_MERR_RUNTIME_DEVICE
-                                                     : DLC_MERR_UNKNOWN_ERROR;
+        res->error_no = mr->status == 0              ? DLC_MEASURE_NO_ERROR
+                        : mr->status == DLC_EWRONG   ? DLC_MEASURE_WRONG_ANSWER
+                        : mr->status == DLC_ETIMEOUT ? DLC_MEASURE_RUN_TIMEOUT
+                        : mr->status == DLC_ERUNTIME ? DLC_MEASURE_RUNTIME_DEVICE
+                                                     : DLC_MEASURE_UNKNOWN_ERROR;
         snprintf(res->message, sizeof res->message, "%s", mr->status ? mr->message : "");
         int n = mr->n_costs < 0 ? 0 : mr->n_costs > DLC_MEASURE_MAX_REPEAT ? DLC_MEASURE_MAX_REPEAT : mr->n_costs;
-        if (res->error_no == DLC_MERR_NO_ERROR) {
+        if (res->error_no == DLC_MEASURE_NO_ERROR) {
             res->n_costs = n;
             memcpy(res->costs, mr->costs, (size_t)n * sizeof res->costs[0]);
         }

@@ -274,25 +274,7 @@ const json_t *dlc_config_knob_json(const dlc_config_t *cfg, const char *name); /
 
 /* ---- records: TVM tuning log lines ---- */
 
-/* TVM's MeasureErrorNo (python/tvm/autotvm/measure/measure.py). */
-#define DLC_MEASURE_ERROR_MAP(X)                                              \
-    X(NO_ERROR, 0, "no error")                                                \
-    X(INSTANTIATION_ERROR, 1, "error instantiating the template with the config") \
-    X(COMPILE_HOST, 2, "error compiling on the host")                          \
-    X(COMPILE_DEVICE, 3, "error compiling on the device")                      \
-    X(RUNTIME_DEVICE, 4, "error running on the device")                        \
-    X(WRONG_ANSWER, 5, "wrong answer")                                        \
-    X(BUILD_TIMEOUT, 6, "build timed out")                                    \
-    X(RUN_TIMEOUT, 7, "run timed out")                                        \
-    X(UNKNOWN_ERROR, 8, "unknown error")
-typedef enum {
-#define DLC__ME(e, n, msg) DLC_MEASURE_##e = n,
-    DLC_MEASURE_ERROR_MAP(DLC__ME)
-#undef DLC__ME
-    DLC_MEASURE_ERROR_COUNT
-} dlc_measure_error_t;
-const char *dlc_measure_error_name(int error_no);    /* "RUN_TIMEOUT"; NULL if unknown */
-const char *dlc_measure_error_message(int error_no); /* "run timed out"; NULL if unknown */
+/* Error numbers of results: dlc_measure_error_t (support/dlc_support.h). */
 
 /* Log layouts:
  *  v0.2: {"input": [target, task_name, args, kwargs],

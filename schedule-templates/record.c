@@ -7,26 +7,6 @@
 
 #include "schedule-templates/space_impl.h"
 
-/* ---- MeasureErrorNo ---- */
-
-static const struct {
-    int code;
-    const char *name, *msg;
-} measure_errors[] = {
-#define DLC__X(e, n, m) {n, #e, m},
-    DLC_MEASURE_ERROR_MAP(DLC__X)
-#undef DLC__X
-};
-_Static_assert(sizeof measure_errors / sizeof *measure_errors == DLC_MEASURE_ERROR_COUNT,
-               "MeasureErrorNo table: codes must be 0..COUNT-1");
-
-const char *dlc_measure_error_name(int e) {
-    return e >= 0 && e < DLC_MEASURE_ERROR_COUNT ? measure_errors[e].name : NULL;
-}
-const char *dlc_measure_error_message(int e) {
-    return e >= 0 && e < DLC_MEASURE_ERROR_COUNT ? measure_errors[e].msg : NULL;
-}
-
 /* ---- lifecycle ---- */
 
 void dlc_record_init(dlc_record_t *r) {

@@ -70,6 +70,28 @@ const char *dlc_last_error(void);
 int dlc_last_status(void);
 void dlc_clear_error(void);
 
+/* ---- measurement outcomes: TVM's MeasureErrorNo ----
+ * (python/tvm/autotvm/measure/measure.py), shared by records, the wire
+ * protocol, the sandbox and the tuner. */
+#define DLC_MEASURE_ERROR_MAP(X)                                              \
+    X(NO_ERROR, 0, "no error")                                                \
+    X(INSTANTIATION_ERROR, 1, "error instantiating the template with the config") \
+    X(COMPILE_HOST, 2, "error compiling on the host")                          \
+    X(COMPILE_DEVICE, 3, "error compiling on the device")                      \
+    X(RUNTIME_DEVICE, 4, "error running on the device")                        \
+    X(WRONG_ANSWER, 5, "wrong answer")                                        \
+    X(BUILD_TIMEOUT, 6, "build timed out")                                    \
+    X(RUN_TIMEOUT, 7, "run timed out")                                        \
+    X(UNKNOWN_ERROR, 8, "unknown error")
+typedef enum {
+#define DLC__ME(e, n, msg) DLC_MEASURE_##e = n,
+    DLC_MEASURE_ERROR_MAP(DLC__ME)
+#undef DLC__ME
+    DLC_MEASURE_ERROR_COUNT
+} dlc_measure_error_t;
+const char *dlc_measure_error_name(int error_no);    /* "RUN_TIMEOUT"; "?" if unknown */
+const char *dlc_measure_error_message(int error_no); /* "run timed out"; "?" if unknown */
+
 /* ---- logging ---- */
 typedef enum { DLC_LOG_DEBUG, DLC_LOG_INFO, DLC_LOG_WARN, DLC_LOG_ERROR, DLC_LOG_OFF, DLC_LOG_LEVEL_COUNT } dlc_log_level_t;
 /* Default level: WARN, or the DLC_LOG_LEVEL environment variable

@@ -123,7 +123,10 @@ static void on_timeout(uv_timer_t *t) {
     proc_job_t *job = t->data;
     if (!job->exited) {
         job->timed_out = 1;
-        uv_process_kill(&job->proc, SIGKILL); /* on_exit_cb follows */
+        if (job->proc.pid > 0)
+            kill(-job->proc.pid, SIGKILL); /* the whole group; on_exit_cb follows */
+        else
+            uv_process_kill(&job->proc, SIGKILL);
     } else {
         /* The child exited in time but something it started still holds the
          * pipes open: stop waiting for EOF. */
@@ -202,6 +205,9 @@ static void job_start(proc_pool_t *pool, size_t idx) {
     opt.cwd = spec->cwd;
     opt.stdio_count = 3;
     opt.stdio = stdio;
+    /* Its own process group (setsid), so a timeout kills what it started too:
+     * `cc` runs cc1 and as, and killing the driver alone left cc1 running. */
+    opt.flags = UV_PROCESS_DETACHED;
 
     job->start = dlc_now();
     uverr = uv_spawn(&pool->loop, &job->proc, &opt);

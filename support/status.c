@@ -63,3 +63,22 @@ void dlc_clear_error(void) {
     tl_msg[0] = '\0';
     tl_status = 0;
 }
+
+/* ---- MeasureErrorNo ---- */
+static const struct {
+    int code;
+    const char *name, *msg;
+} measure_errors[] = {
+#define DLC__X(e, n, m) {n, #e, m},
+    DLC_MEASURE_ERROR_MAP(DLC__X)
+#undef DLC__X
+};
+_Static_assert(sizeof measure_errors / sizeof *measure_errors == DLC_MEASURE_ERROR_COUNT,
+               "MeasureErrorNo table: codes must be 0..COUNT-1");
+
+const char *dlc_measure_error_name(int e) {
+    return e >= 0 && e < DLC_MEASURE_ERROR_COUNT ? measure_errors[e].name : "?";
+}
+const char *dlc_measure_error_message(int e) {
+    return e >= 0 && e < DLC_MEASURE_ERROR_COUNT ? measure_errors[e].msg : "?";
+}

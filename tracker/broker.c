@@ -261,7 +261,7 @@ static void requeue(dlc__broker_t *b, job_t *j, int error_no, const char *why, d
     b->requeued++;
     DLC_INFO("tracker: job %llu requeued (%s)", (unsigned long long)j->id, why);
     if (enqueue(b, j) < 0) {
-        fail_job(b, j, DLC_MERR_UNKNOWN_ERROR, "tracker out of memory");
+        fail_job(b, j, DLC_MEASURE_UNKNOWN_ERROR, "tracker out of memory");
         return;
     }
     dispatch(b, j->kq, now);
@@ -279,7 +279,7 @@ static void server_remove(dlc__broker_t *b, peer_t *p, const char *why, double n
     job_t *j = p->job;
     p->job = NULL;
     if (j)
-        requeue(b, j, DLC_MERR_RUNTIME_DEVICE, "device lost", now);
+        requeue(b, j, DLC_MEASURE_RUNTIME_DEVICE, "device lost", now);
     free(p);
 }
 
@@ -396,7 +396,7 @@ static void on_submit(dlc__broker_t *b, peer_t *p, const dlc_msg_t *m, double no
     j->kq = k;
     j->measure = m->measure;
     if (dlc__map_put(&b->jobs, j->id, j) < 0 || dlc__map_put(&b->cjobs, ck, j) < 0 || enqueue(b, j) < 0) {
-        fail_job(b, j, DLC_MERR_UNKNOWN_ERROR, "tracker out of memory");
+        fail_job(b, j, DLC_MEASURE_UNKNOWN_ERROR, "tracker out of memory");
         return;
     }
     b->submitted++;
@@ -479,7 +479,7 @@ void dlc__broker_tick(dlc__broker_t *b, double now) {
             }
             job_t *j = s->job;
             if (j && now > j->deadline) /* the server stays busy until it answers */
-                requeue(b, j, DLC_MERR_RUN_TIMEOUT, "no result before the job's timeout", now);
+                requeue(b, j, DLC_MEASURE_RUN_TIMEOUT, "no result before the job's timeout", now);
             i++;
         }
     }

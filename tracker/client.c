@@ -187,7 +187,7 @@ static void on_message(dlc_client_t *c, const dlc_msg_t *m) {
         break;
     case DLC_MSG_ERROR:
         if (m->job_id)
-            push_result(c, m, DLC_MERR_UNKNOWN_ERROR, m->error_msg);
+            push_result(c, m, DLC_MEASURE_UNKNOWN_ERROR, m->error_msg);
         else
             DLC_WARN("client: tracker says: %s", m->error_msg);
         break;

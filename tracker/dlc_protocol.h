@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "support/dlc_support.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -30,25 +32,7 @@ extern "C" {
 #define DLC_MSG_MAX_FRAME (80u << 20) /* bytes: the largest frame a peer accepts */
 #define DLC_MSG_MAX_COSTS 64
 
-/* TVM's MeasureErrorNo, in TVM's order. */
-#define DLC_MEASURE_ERROR_MAP(X) \
-    X(NO_ERROR, 0)               \
-    X(INSTANTIATION_ERROR, 1)    \
-    X(COMPILE_HOST, 2)           \
-    X(COMPILE_DEVICE, 3)         \
-    X(RUNTIME_DEVICE, 4)         \
-    X(WRONG_ANSWER, 5)           \
-    X(BUILD_TIMEOUT, 6)          \
-    X(RUN_TIMEOUT, 7)            \
-    X(UNKNOWN_ERROR, 8)
-typedef enum {
-#define DLC__MERR_ENUM(name, n) DLC_MERR_##name = n,
-    DLC_MEASURE_ERROR_MAP(DLC__MERR_ENUM)
-#undef DLC__MERR_ENUM
-    DLC_MERR_COUNT
-} dlc_measure_error_t;
-/* "RUN_TIMEOUT"; "?" outside the table. */
-const char *dlc_measure_error_name(int error_no);
+/* Result error numbers: dlc_measure_error_t (support/dlc_support.h). */
 
 /* Fields: X(ID, wire name, kind, member of dlc_msg_t, min, max).
  * STR: NUL-free UTF-8 text, max bytes; BIN: bytes, max bytes; INT: integer in
@@ -74,7 +58,7 @@ const char *dlc_measure_error_name(int error_no);
     X(FLUSH_CACHE, "flush_cache", BOOL, measure.flush_cache, 0, 1)              \
     X(TIMEOUT, "timeout", DBL, measure.timeout_s, 0, 86400)                     \
     X(COSTS, "costs", DBLS, costs, 0, DLC_MSG_MAX_COSTS)                        \
-    X(ERROR_NO, "error_no", INT, error_no, 0, DLC_MERR_COUNT - 1)               \
+    X(ERROR_NO, "error_no", INT, error_no, 0, DLC_MEASURE_ERROR_COUNT - 1)               \
     X(ERROR_MSG, "error_msg", STR, error_msg, 0, 4096)                          \
     X(ALL_COST, "all_cost", DBL, all_cost, 0, 1e9)                              \
     X(TIMESTAMP, "timestamp", DBL, timestamp, 0, 1e12)                          \

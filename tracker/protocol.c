@@ -37,17 +37,6 @@ static const struct {
 };
 _Static_assert(sizeof types / sizeof types[0] == DLC_MSG_TYPE_COUNT, "one row per type");
 
-static const char *const merr_names[] = {
-#define DLC__MERR_NAME(name, n) [n] = #name,
-    DLC_MEASURE_ERROR_MAP(DLC__MERR_NAME)
-#undef DLC__MERR_NAME
-};
-_Static_assert(sizeof merr_names / sizeof merr_names[0] == DLC_MERR_COUNT, "one name per error");
-
-const char *dlc_measure_error_name(int error_no) {
-    return error_no >= 0 && error_no < DLC_MERR_COUNT ? merr_names[error_no] : "?";
-}
-
 const char *dlc_msg_type_name(int type) { return type >= 0 && type < DLC_MSG_TYPE_COUNT ? types[type].name : "?"; }
 
 dlc_msg_measure_t dlc_msg_measure_default(void) {

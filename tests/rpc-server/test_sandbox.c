@@ -127,25 +127,25 @@ static void expect(const char *entry, int error_no, const char *in_message, doub
 
 static void test_good_kernel(void **state) {
     dlc_device_result_t r = measure("add", 10);
-    assert_int_equal(r.error_no, DLC_MERR_NO_ERROR);
+    assert_int_equal(r.error_no, DLC_MEASURE_NO_ERROR);
     assert_int_equal(r.n_costs, 3);
     assert_true(r.costs[0] > 0 && r.costs[0] < 0.1);
     assert_true(r.timestamp > 1.6e9);
 }
 
 static void test_failures_map_to_error_numbers(void **state) {
-    expect("add_wrong", DLC_MERR_WRONG_ANSWER, NULL, 10);
-    expect("add_crash", DLC_MERR_RUNTIME_DEVICE, "SIGSEGV", 10);
-    expect("add_hang", DLC_MERR_RUN_TIMEOUT, NULL, 1);
-    expect("add", DLC_MERR_NO_ERROR, NULL, 10); /* and the next job runs */
+    expect("add_wrong", DLC_MEASURE_WRONG_ANSWER, NULL, 10);
+    expect("add_crash", DLC_MEASURE_RUNTIME_DEVICE, "SIGSEGV", 10);
+    expect("add_hang", DLC_MEASURE_RUN_TIMEOUT, NULL, 1);
+    expect("add", DLC_MEASURE_NO_ERROR, NULL, 10); /* and the next job runs */
 }
 
 static void test_seccomp_blocks(void **state) {
-    expect("add_socket", DLC_MERR_RUNTIME_DEVICE, "SIGSYS", 10);
-    expect("add_exec", DLC_MERR_RUNTIME_DEVICE, "SIGSYS", 10);
-    expect("add_fork", DLC_MERR_RUNTIME_DEVICE, "SIGSYS", 10);
-    expect("no_such_entry", DLC_MERR_RUNTIME_DEVICE, NULL, 10);
-    expect("add", DLC_MERR_NO_ERROR, NULL, 10);
+    expect("add_socket", DLC_MEASURE_RUNTIME_DEVICE, "SIGSYS", 10);
+    expect("add_exec", DLC_MEASURE_RUNTIME_DEVICE, "SIGSYS", 10);
+    expect("add_fork", DLC_MEASURE_RUNTIME_DEVICE, "SIGSYS", 10);
+    expect("no_such_entry", DLC_MEASURE_RUNTIME_DEVICE, NULL, 10);
+    expect("add", DLC_MEASURE_NO_ERROR, NULL, 10);
 }
 
 /* The same blocks hold for an aarch64 runner under qemu-user: the preload

@@ -562,6 +562,22 @@ static void test_proc_timeout(void **state) {
     assert_null(strstr(r.out, "never"));
     dlc_proc_result_free(&r);
 
+    /* the timeout kills the child's whole process group: a grandchild that
+     * would outlive it (as cc1 outlived a killed cc) is gone too */
+    char marker[64];
+    snprintf(marker, sizeof marker, "/tmp/dlc-proc-grandchild-%d", (int)getpid());
+    unlink(marker);
+    char script[160];
+    snprintf(script, sizeof script, "(sleep 1; touch %s) & wait", marker);
+    const char *argv4[] = {"sh", "-c", script, NULL};
+    spec.argv = argv4;
+    assert_int_equal(dlc_proc_run(&spec, &r), 0);
+    assert_int_equal(r.timed_out, 1);
+    dlc_proc_result_free(&r);
+    usleep(1500 * 1000);
+    assert_int_not_equal(access(marker, F_OK), 0);
+    unlink(marker);
+
     /* finishing in time is not a timeout */
     const char *argv3[] = {"true", NULL};
     spec.argv = argv3;

@@ -32,7 +32,7 @@ static dlc_msg_t sample(int type) {
                                     .flush_cache = 1, .timeout_s = 20};
     m.n_costs = 3;
     m.costs[0] = 1e-3, m.costs[1] = 2e-3, m.costs[2] = 0.5;
-    m.error_no = DLC_MERR_WRONG_ANSWER;
+    m.error_no = DLC_MEASURE_WRONG_ANSWER;
     m.error_msg = "max abs err 0.5";
     m.all_cost = 1.25;
     m.timestamp = 1.7e9;
