@@ -32,6 +32,8 @@
                    "WHERE rn = 1 ORDER BY id")                                                          \
     X(STATS, "SELECT t.target, count(DISTINCT t.id), count(r.id), coalesce(sum(r.error_no <> 0), 0) "   \
              "FROM tasks t LEFT JOIN records r ON r.task_id = t.id GROUP BY t.target ORDER BY t.target") \
+    X(TASK_RECORDS, "SELECT r.line FROM records r JOIN tasks t ON t.id = r.task_id "                    \
+                    "WHERE t.target = ?1 AND t.name = ?2 AND (?3 IS NULL OR t.args = ?3) ORDER BY r.id") \
     X(RECORD_COUNT, "SELECT count(*) FROM records")                                                            \
     X(MODEL_PUT, "INSERT INTO cost_models(name, target, kind, data, updated) VALUES (?1, ?2, ?3, ?4, ?5) " \
                  "ON CONFLICT (name, target) DO UPDATE SET kind = ?3, data = ?4, updated = ?5")         \

@@ -113,6 +113,47 @@ int dlc_db_export(dlc_db_t *db, const char *target, int best_only,
     return rc;
 }
 
+int dlc_db_records(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,
+                   int (*fn)(const dlc_record_t *rec, void *user), void *user) {
+    if (!target || !task_name || !fn)
+        return dlc_error(DLC_EINVAL, "records: target, task name and a callback are required");
+    dlc__db_target_t t;
+    int rc = dlc__db_target_info(target, &t);
+    if (rc < 0)
+        return rc;
+    char *cargs = NULL;
+    if (args && !(cargs = dlc__db_canonical_json(args)))
+        return dlc_last_status() < 0 ? dlc_last_status() : DLC_ENOMEM;
+    sqlite3_stmt *s = dlc__db_stmt(db, DLC__DB_STMT_TASK_RECORDS);
+    if (!s) {
+        free(cargs);
+        return DLC_EIO;
+    }
+    sqlite3_bind_text(s, 1, t.text, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, task_name, -1, SQLITE_STATIC);
+    if (cargs)
+        sqlite3_bind_text(s, 3, cargs, -1, SQLITE_STATIC);
+    dlc_record_t rec;
+    dlc_record_init(&rec);
+    int src;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *line = (const char *)sqlite3_column_text(s, 0);
+        if (dlc_record_parse(line ? line : "", (size_t)sqlite3_column_bytes(s, 0), &rec) < 0) {
+            dlc_log(DLC_LOG_WARN, "db: skipping a stored record that no longer parses: %s", dlc_last_error());
+            continue;
+        }
+        rc = fn(&rec, user);
+        dlc_record_clear(&rec);
+        if (rc != 0)
+            break;
+    }
+    if (rc == 0 && src != SQLITE_DONE && src != SQLITE_ROW)
+        rc = dlc__db_err(db, src, "records");
+    sqlite3_reset(s);
+    free(cargs);
+    return rc;
+}
+
 int dlc_db_stats(dlc_db_t *db, int (*fn)(const dlc_db_target_stats_t *s, void *user), void *user) {
     sqlite3_stmt *s = dlc__db_stmt(db, DLC__DB_STMT_STATS);
     if (!s)

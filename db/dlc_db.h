@@ -145,6 +145,15 @@ int dlc_db_apply_best(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, 
 int dlc_db_export(dlc_db_t *db, const char *target, int best_only,
                   int (*fn)(const char *line, size_t len, void *user), void *user);
 
+/* Every record (errors included) of the tasks with exactly this target
+ * string (whitespace collapsed) and task name, and these args (NULL: any
+ * args), in the order they were stored: what a tuner resumes from (one task)
+ * or learns from (a template's other tasks). fn gets a record valid during
+ * the call; a nonzero return stops the scan and is returned. Lines that no
+ * longer parse are skipped with a warning. On a URL handle: the local cache. */
+int dlc_db_records(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,
+                   int (*fn)(const dlc_record_t *rec, void *user), void *user);
+
 /* Per target string: tasks, records and failed records (error_no != 0). */
 typedef struct {
     const char *target;

@@ -411,6 +411,59 @@ static void test_exact_first(void **state) {
     dlc_db_close(&db);
 }
 
+/* dlc_db_records: a task's records (failures too) in stored order, by exact
+ * target and name, with or without args. */
+static int collect_index(const dlc_record_t *rec, void *user) {
+    int64_t *got = user;
+    got[++got[0]] = rec->index * 10 + rec->error_no;
+    return got[0] == got[7] ? 7 : 0; /* got[7]: stop there (a nonzero return stops the scan) */
+}
+
+static void test_task_records(void **state) {
+    const char *dir = tu_scratch("records");
+    char path[1100];
+    snprintf(path, sizeof path, "%s/r.db", dir);
+    dlc_db_t *db = dlc_db_open(path, 0);
+    assert_non_null(db);
+    dlc_record_t r;
+    assert_int_equal(dlc_record_parse(TU_LINE, strlen(TU_LINE), &r), 0);
+    json_t *args = json_deep_copy(r.args), *other = json_pack("[i]", 5);
+    static const struct {
+        const char *target;
+        int other_args, error_no;
+    } rows[] = {
+        {"llvm -mcpu=znver2", 0, 0}, {"llvm -mcpu=znver2", 0, DLC_MEASURE_WRONG_ANSWER},
+        {"llvm -mcpu=haswell", 0, 0}, {"llvm -mcpu=znver2", 1, 0}, {"llvm  -mcpu=znver2", 0, 0},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        free(r.target);
+        r.target = strdup(rows[i].target);
+        json_decref(r.args);
+        r.args = json_deep_copy(rows[i].other_args ? other : args);
+        r.error_no = rows[i].error_no;
+        r.index = (int64_t)i;
+        assert_int_equal(dlc_db_add(db, &r, NULL, NULL), 0);
+    }
+    int64_t got[8] = {0};
+    assert_int_equal(dlc_db_records(db, "llvm -mcpu=znver2", r.task_name, args, collect_index, got), 0);
+    assert_int_equal(got[0], 3); /* rows 0, 1 and 4 (the same target spaced out), not haswell nor other args */
+    assert_int_equal(got[1], 0);
+    assert_int_equal(got[2], 10 + DLC_MEASURE_WRONG_ANSWER);
+    assert_int_equal(got[3], 40);
+    memset(got, 0, sizeof got);
+    got[7] = 3;
+    assert_int_equal(dlc_db_records(db, "llvm -mcpu=znver2", r.task_name, NULL, collect_index, got), 7);
+    assert_int_equal(got[3], 30); /* any args: row 3 comes before row 4, and the scan stopped there */
+    memset(got, 0, sizeof got);
+    assert_int_equal(dlc_db_records(db, "llvm", r.task_name, NULL, collect_index, got), 0);
+    assert_int_equal(got[0], 0);
+    assert_int_equal(dlc_db_records(db, "llvm", NULL, NULL, collect_index, got), DLC_EINVAL);
+    json_decref(args);
+    json_decref(other);
+    dlc_record_clear(&r);
+    dlc_db_close(&db);
+}
+
 static void test_target_keys(void **state) {
     static const struct {
         const char *target, *text, *model, *keys;
@@ -832,6 +885,7 @@ int main(void) {
         cmocka_unit_test(test_apply_fallback_warns_once),
         cmocka_unit_test(test_exact_first),
         cmocka_unit_test(test_target_keys),
+        cmocka_unit_test(test_task_records),
         cmocka_unit_test(test_add_duplicates_and_source),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_migrations),
