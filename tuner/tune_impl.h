@@ -1,0 +1,20 @@
+/* tune_impl.h — private to tuner/: what the tuning-run files share. */
+#ifndef DLC_TUNE_IMPL_H
+#define DLC_TUNE_IMPL_H
+
+#include "tuner/dlc_tune.h"
+
+/* Configs compiled in one translation unit at most (dlc_measurer_opts_t.group). */
+#define DLC__TUNE_MAX_GROUP 16
+
+/* Transfer learning: features and throughput of the error-free and failed
+ * records of other tasks with the task's template and exact target in o->db
+ * (at most o->transfer_max rows, one group per task) go to the tuner's
+ * history. *rows gets the number used. Failures to read a record are skipped;
+ * only db errors are returned. */
+int dlc__tune_transfer(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner, int64_t *rows);
+/* Stores the XGB tuner's model in o->db as (template name, target); a
+ * failure is logged, not returned (the records are what matter). */
+void dlc__tune_save_model(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner);
+
+#endif
