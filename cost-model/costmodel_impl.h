@@ -64,9 +64,14 @@ typedef struct {
     double global[DLC_FV_GLOBAL_COUNT];
 } dlc__fx_t;
 
+/* The loop variables an index uses, and how: fused loops leave v / c and
+ * v % c behind, which take ceil(extent / c) and c values, not extent. */
 typedef struct {
-    int n, overflow; /* overflow: more variables than ids[] holds (then every loop counts as used) */
+    int n, overflow; /* overflow: more variables than ids[] holds (then every loop counts as used, fully) */
     int ids[DLC__FX_MAX_DEPS];
+    unsigned char bare[DLC__FX_MAX_DEPS]; /* used outside v / c and v % c */
+    int64_t div[DLC__FX_MAX_DEPS];        /* smallest c of a v / c, 0 if none */
+    int64_t mod[DLC__FX_MAX_DEPS];        /* largest c of a v % c, 0 if none */
 } dlc__fx_deps_t;
 
 /* Evaluates an integer expression with the bindings of w (NULL: every
@@ -74,7 +79,9 @@ typedef struct {
 int dlc__fx_eval(const dlc__fx_t *w, const dlc_expr_t *e, int64_t *out);
 /* The loop variables e uses, following LET bindings of w. */
 void dlc__fx_deps(const dlc__fx_t *w, const dlc_expr_t *e, dlc__fx_deps_t *d);
-int dlc__fx_deps_has(const dlc__fx_deps_t *d, int var_id);
+/* How many distinct values the index's use of the variable takes while it
+ * runs over [0, extent): 0 when the index does not use it. */
+int64_t dlc__fx_deps_distinct(const dlc__fx_deps_t *d, int var_id, int64_t extent);
 /* Trip count of a FOR under w's bindings (w NULL: variables at 0). */
 int64_t dlc__fx_extent(const dlc__fx_t *w, const dlc_stmt_t *loop);
 /* Expression nodes executed by a statement, weighted by trip counts. */
