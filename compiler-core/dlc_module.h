@@ -42,6 +42,11 @@ int dlc_build_so(const char *source, size_t len, const dlc_target_t *target, dlc
  * CPUs). status[i] gets 0 or the error of unit i; returns 0 if all built. */
 int dlc_build_many(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
                    dlc_build_result_t *out, int *status);
+/* The same with a wall-clock limit per compiler invocation (seconds; the
+ * compiler's process group is killed and the unit fails with DLC_ETIMEOUT).
+ * dlc_build_many uses 120 s. */
+int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
+                         double timeout_s, dlc_build_result_t *out, int *status);
 /* The compiler command line used for a target (for --verbose and tests). */
 void dlc_build_command(const dlc_target_t *target, dlc_strbuf_t *out);
 

@@ -58,6 +58,13 @@ typedef struct {
     const char *key;        /* device key on the tracker */
     int build_jobs;         /* compilers at once (0: number of CPUs) */
     int group;              /* configs per compiler invocation (0: auto) */
+    double build_timeout_s; /* compile limit per config, as AutoTVM's LocalBuilder (0: 10 s);
+                               a unit of n configs gets n times this */
+    size_t max_c_bytes;     /* a config whose C alone is larger is BUILD_TIMEOUT without
+                               compiling (0: 512 KiB): fully unrolled nests take cc1
+                               minutes and gigabytes */
+    volatile int *stop;     /* nonzero (e.g. set by SIGINT): stop waiting for the fleet; jobs
+                               without a result are cancelled and not reported */
     int overlap;            /* build the next sub-batch while measuring: 1 on, 0 off, -1 auto
                                (on with a tracker or when the host has spare cores) */
 } dlc_measurer_opts_t;

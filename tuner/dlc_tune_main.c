@@ -380,6 +380,7 @@ int main(int argc, char **argv) {
         code = EXIT_USAGE;
         goto close_db;
     }
+    mo.stop = &g_stop;
     dlc_measurer_t *m = dlc_measurer_new(&mo);
     if (!m) {
         fprintf(stderr, "dlc-tune: %s\n", dlc_last_error());
@@ -408,7 +409,10 @@ int main(int argc, char **argv) {
         if (!ui.quiet && !ui.json)
             ui.bar = dlc_progress_new(bar_label, to.trials, 0);
         dlc_tune_summary_t sum;
+        dlc_measurer_stats_t st0, st1;
+        dlc_measurer_stats(m, &st0);
         int rc = dlc_tune_task(task, m, &to, &sum);
+        dlc_measurer_stats(m, &st1);
         dlc_progress_destroy(&ui.bar);
         if (rc < 0) {
             fprintf(stderr, "dlc-tune: %s: %s\n", label, dlc_last_error());
@@ -429,6 +433,13 @@ int main(int argc, char **argv) {
             json_object_set_new(j, "best_config", sum.best_entity ? json_incref(sum.best_entity) : json_null());
             json_object_set_new(j, "errors", errors_json(sum.errors));
             json_object_set_new(j, "elapsed_s", json_real(sum.elapsed_s));
+            json_t *tm = json_object();
+            json_object_set_new(tm, "generate_s", json_real(st1.prepare_s - st0.prepare_s));
+            json_object_set_new(tm, "compile_s", json_real(st1.build_s - st0.build_s));
+            json_object_set_new(tm, "measure_s", json_real(st1.measure_s - st0.measure_s));
+            json_object_set_new(tm, "tuner_s", json_real(sum.model_s));
+            json_object_set_new(tm, "compiler_calls", json_integer(st1.builds - st0.builds));
+            json_object_set_new(j, "time", tm);
             json_object_set_new(j, "stopped", json_string(sum.interrupted ? "interrupted"
                                                           : sum.early_stopped ? "early_stopping"
                                                           : sum.exhausted ? "space_exhausted" : "trials"));
@@ -441,6 +452,9 @@ int main(int argc, char **argv) {
                     (long long)sum.trials, sum.resumed ? " (+ resumed)" : "", sum.best_gflops,
                     (long long)sum.best_index, (long long)failed, sum.elapsed_s,
                     sum.early_stopped ? ", stopped early" : sum.exhausted ? ", space exhausted" : "");
+            fprintf(stderr, "  time: generate %.1f s, compile %.1f s (%lld compiler calls), measure %.1f s, tuner %.1f s\n",
+                    st1.prepare_s - st0.prepare_s, st1.build_s - st0.build_s, (long long)(st1.builds - st0.builds),
+                    st1.measure_s - st0.measure_s, sum.model_s);
         }
         dlc_tune_summary_clear(&sum);
     }

@@ -59,6 +59,10 @@ dlc_measurer_t *dlc_measurer_new(const dlc_measurer_opts_t *o) {
     m->o.tracker = o->tracker ? m->tracker : NULL;
     m->o.key = o->tracker ? m->key : NULL;
     m->jobs = o->build_jobs > 0 ? o->build_jobs : ncpus();
+    if (m->o.build_timeout_s <= 0)
+        m->o.build_timeout_s = 10;
+    if (m->o.max_c_bytes == 0)
+        m->o.max_c_bytes = 512 * 1024;
     m->group = o->group > DLC__TUNE_MAX_GROUP ? DLC__TUNE_MAX_GROUP : o->group; /* 0: auto */
     if (o->overlap >= 0) {
         m->overlap = o->overlap;
@@ -219,13 +223,22 @@ static void build_alone(sub_t *b, unit_t *u) {
         dlc_strbuf_t c;
         dlc_strbuf_init(&c);
         int n_ok = gen_unit(b, one.idx, 1, &c, one.in_unit);
-        if (n_ok == 1) {
+        if (n_ok == 1 && c.len > b->m->o.max_c_bytes) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "not compiled: %zu KiB of C, over the %zu KiB limit", c.len / 1024,
+                     b->m->o.max_c_bytes / 1024);
+            fail(&b->out[u->idx[j]], DLC_MEASURE_BUILD_TIMEOUT, msg);
+        } else if (n_ok == 1) {
             one.n_ok = 1;
             dlc_build_result_t br;
-            if (dlc_build_so(c.data, c.len, dlc_task_target(b->task), &br) == 0) {
+            int st = 0;
+            const char *src = c.data;
+            size_t len = c.len;
+            dlc_build_many_limit(&src, &len, 1, dlc_task_target(b->task), 1, b->m->o.build_timeout_s, &br, &st);
+            if (st == 0) {
                 record_build(b, &one, &br);
             } else {
-                int timeout = dlc_last_status() == DLC_ETIMEOUT;
+                int timeout = st == DLC_ETIMEOUT;
                 fail(&b->out[u->idx[j]], timeout ? DLC_MEASURE_BUILD_TIMEOUT : DLC_MEASURE_COMPILE_HOST,
                      dlc_last_error());
             }
@@ -275,8 +288,46 @@ static void build_sub(sub_t *b) {
     }
     double t1 = dlc_now();
     b->prepare_s += t1 - t0;
-    if (nb > 0)
-        dlc_build_many(src, len, nb, dlc_task_target(b->task), b->m->jobs, br, status);
+    /* A unit gets the time of its configs together (the longest unit bounds
+     * the call); one with more C than a config may have goes config by config. */
+    int most = 1, n_big = 0;
+    for (int i = 0; i < nb; i++) {
+        if (len[i] > b->m->o.max_c_bytes && u[map[i]].n_ok > 1) {
+            status[i] = DLC_EINVAL;
+            n_big++;
+            continue;
+        }
+        most = u[map[i]].n_ok > most ? u[map[i]].n_ok : most;
+    }
+    if (nb > n_big) {
+        /* compile the others together; the oversize ones were marked above */
+        const char **src2 = calloc((size_t)nb, sizeof *src2);
+        size_t *len2 = calloc((size_t)nb, sizeof *len2);
+        int *pos = calloc((size_t)nb, sizeof *pos), *st2 = calloc((size_t)nb, sizeof *st2), n2 = 0;
+        dlc_build_result_t *br2 = calloc((size_t)nb, sizeof *br2);
+        if (src2 && len2 && pos && st2 && br2) {
+            for (int i = 0; i < nb; i++)
+                if (status[i] == 0) {
+                    src2[n2] = src[i];
+                    len2[n2] = len[i];
+                    pos[n2++] = i;
+                }
+            dlc_build_many_limit(src2, len2, n2, dlc_task_target(b->task), b->m->jobs,
+                                 b->m->o.build_timeout_s * most, br2, st2);
+            for (int q = 0; q < n2; q++) {
+                status[pos[q]] = st2[q];
+                br[pos[q]] = br2[q];
+            }
+        } else {
+            for (int i = 0; i < nb; i++)
+                status[i] = DLC_ENOMEM;
+        }
+        free(src2);
+        free(len2);
+        free(pos);
+        free(st2);
+        free(br2);
+    }
     for (int i = 0; i < nb; i++) {
         if (status[i] == 0)
             record_build(b, &u[map[i]], &br[i]);
@@ -413,12 +464,18 @@ static int measure_remote(sub_t *b, dlc_trial_fn cb, void *user) {
                 if (cb)
                     cb(t, user);
             }
+        if (pending > 0 && m->o.stop && *m->o.stop)
+            break; /* interrupted: what has no result yet is cancelled below, unreported */
         if (pending > 0 && dlc_now() > deadline)
             rc = dlc_error(DLC_ETIMEOUT, "no result from tracker %s for %d job(s) of key '%s': is a server of that key connected?",
                            m->tracker, pending, m->key);
     }
+    int interrupted = rc == 0 && pending > 0;
     for (int i = 0; i < b->n; i++)
-        if (ids[i]) {
+        if (ids[i] && interrupted) {
+            dlc_client_cancel(m->client, ids[i]);
+            fail(&b->out[i], DLC_MEASURE_UNKNOWN_ERROR, "interrupted");
+        } else if (ids[i]) {
             dlc_client_cancel(m->client, ids[i]);
             fail(&b->out[i], DLC_MEASURE_UNKNOWN_ERROR, dlc_last_error());
             finish_trial(b->task, &b->out[i]);

@@ -145,7 +145,7 @@ int dlc__finish_compile(int spawn_rc, const dlc_proc_result_t *r, const char *cc
     if (spawn_rc < 0 && r->err == NULL)
         return dlc_error(DLC_ECOMPILE, "cannot run %s for %s: %s", prog, src_path, dlc_last_error());
     if (r->timed_out)
-        return dlc_error(DLC_ETIMEOUT, "%s timed out after %.0f s compiling %s", prog, DLC__COMPILE_TIMEOUT_S, src_path);
+        return dlc_error(DLC_ETIMEOUT, "%s timed out after %.1f s compiling %s", prog, r->wall_s, src_path);
     dlc_strbuf_t sb;
     dlc_strbuf_init(&sb);
     if (r->term_signal)
@@ -273,6 +273,11 @@ static int prepare_unit(const char *src, size_t len, const dlc_target_t *t, cons
 
 int dlc_build_many(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
                    dlc_build_result_t *out, int *status) {
+    return dlc_build_many_limit(sources, lens, n, target, jobs, DLC__COMPILE_TIMEOUT_S, out, status);
+}
+
+int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
+                         double timeout_s, dlc_build_result_t *out, int *status) {
     if (n <= 0)
         return 0;
     if (target->cc[0] == '\0') {
@@ -334,7 +339,7 @@ int dlc_build_many(const char *const *sources, const size_t *lens, int n, const 
             continue;
         u->spec = n_specs;
         specs[n_specs].argv = u->argv.argv;
-        specs[n_specs].timeout_s = DLC__COMPILE_TIMEOUT_S;
+        specs[n_specs].timeout_s = timeout_s > 0 ? timeout_s : DLC__COMPILE_TIMEOUT_S;
         n_specs++;
     }
 

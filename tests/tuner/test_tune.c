@@ -366,6 +366,59 @@ static void test_cli_resume_after_kill(void **state) {
     cli_free(&c);
 }
 
+/* The same pipeline measuring on a fleet: a tracker and one server on
+ * 127.0.0.1, started and stopped by the test. */
+static pid_t spawn(const char *const *argv) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void test_tune_on_fleet(void **state) {
+    char port[16], addr[32];
+    snprintf(port, sizeof port, "%d", 20000 + (int)(getpid() % 20000));
+    snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
+    const char *tr[] = {DLC_TRACKER_EXE, "--port", port, NULL};
+    const char *srv[] = {DLC_RPC_SERVER_EXE, "--tracker", addr, "--key", "host", NULL};
+    pid_t t = spawn(tr), r = spawn(srv);
+    assert_true(t > 0 && r > 0);
+    dlc_db_t *db = dlc_db_open(scratch("fleet.db"), 0);
+    dlc_task_t *task = task_of("dense:5,24,16", "dense_pack.x86");
+    dlc_measurer_opts_t mo = quick_opts();
+    mo.tracker = addr;
+    mo.key = "host";
+    dlc_measurer_t *m = dlc_measurer_new(&mo);
+    assert_non_null(m);
+    dlc_tune_opts_t to;
+    dlc_tune_opts_default(&to);
+    to.tuner = DLC_TUNER_RANDOM;
+    to.trials = 10;
+    to.db = db;
+    to.source.device_key = "host";
+    dlc_tune_summary_t sum;
+    assert_int_equal(dlc_tune_task(task, m, &to, &sum), 0);
+    assert_int_equal(sum.trials, 10);
+    assert_int_equal(sum.errors[0], 10); /* every config measured and verified by the server */
+    assert_true(sum.best_gflops > 0);
+    dlc_tune_summary_clear(&sum);
+    scan_t sc = {0};
+    assert_int_equal(dlc_db_records(db, dlc_task_target(task)->str, "dense_pack.x86", dlc_task_args(task), scan, &sc), 0);
+    assert_int_equal(sc.n, 10);
+    dlc_measurer_destroy(&m);
+    dlc_task_destroy(&task);
+    dlc_db_close(&db);
+    kill(r, SIGTERM);
+    kill(t, SIGTERM);
+    waitpid(r, NULL, 0);
+    waitpid(t, NULL, 0);
+}
+
 int main(void) {
     setenv("OMP_WAIT_POLICY", "passive", 1);
     const char *base = getenv("DLC_CACHE_DIR");
@@ -378,6 +431,7 @@ int main(void) {
         cmocka_unit_test(test_cli_json),
         cmocka_unit_test(test_cli_resume_after_kill),
         cmocka_unit_test(test_transfer_helps),
+        cmocka_unit_test(test_tune_on_fleet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
