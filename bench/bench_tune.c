@@ -118,9 +118,13 @@ static dlc_task_t *make_task(const btask_t *bt) {
     return task;
 }
 
-static dlc_measurer_t *measurer(int threads, int repeat, double min_ms) {
+/* check: compare with the naive reference. Off while searching large tasks
+ * (AutoTVM's default; the naive reference of dense 1024³ alone takes seconds),
+ * always on for the final measurement of the best config. */
+static dlc_measurer_t *measurer(int threads, int repeat, double min_ms, int check) {
     dlc_measurer_opts_t mo;
     dlc_measurer_opts_default(&mo);
+    mo.mo.check = check;
     mo.mo.threads = threads;
     mo.mo.repeat = repeat;
     mo.mo.min_repeat_ms = min_ms;
@@ -163,7 +167,7 @@ static int run_peers(const opts_t *o) {
         dlc_task_t *task = make_task(bt);
         if (!task)
             return 2;
-        dlc_measurer_t *m = measurer(o->threads, 3, 20);
+        dlc_measurer_t *m = measurer(o->threads, 3, 20, 0);
         dlc_tune_opts_t to;
         dlc_tune_opts_default(&to);
         to.tuner = o->tuner;
@@ -193,7 +197,7 @@ static int run_peers(const opts_t *o) {
         dlc_op_spec_t spec;
         dlc_op_parse(bt->spec, &spec);
         for (int th = 1; th <= 2; th++) {
-            dlc_measurer_t *fm = measurer(th, o->final_repeat, o->final_ms);
+            dlc_measurer_t *fm = measurer(th, o->final_repeat, o->final_ms, 1);
             dlc_trial_t t;
             dlc_measurer_run(fm, task, &best, 1, &t, NULL, NULL);
             dlc_measurer_destroy(&fm);
@@ -260,7 +264,7 @@ static int run_efficiency(const opts_t *o) {
             for (int k = 0; k < NK; k++) {
                 c[k].n = o->trials;
                 c[k].curve = calloc((size_t)o->trials, sizeof(double));
-                dlc_measurer_t *m = measurer(o->threads, 3, 20);
+                dlc_measurer_t *m = measurer(o->threads, 3, 20, 0);
                 dlc_tune_opts_t to;
                 dlc_tune_opts_default(&to);
                 to.tuner = kinds[k];
@@ -324,7 +328,7 @@ static int run_throughput(const opts_t *o) {
         if (!task)
             return 2;
         /* AutoTVM's measurement for small kernels: a few short repeats */
-        dlc_measurer_t *m = measurer(1, 2, 5);
+        dlc_measurer_t *m = measurer(1, 2, 5, 1);
         dlc_tune_opts_t to;
         dlc_tune_opts_default(&to);
         to.tuner = o->tuner;
