@@ -104,7 +104,7 @@ int dlc_tuner_best(const dlc_tuner_t *t, int64_t *index, double *score);
 dlc_costmodel_t *dlc_tuner_model(dlc_tuner_t *t);
 
 /* Where a tuner spent its effort, for the driver's report (all zero for the
- * kinds without a model, except invalid). */
+ * kinds without a model). */
 typedef struct {
     int64_t feature_calls; /* calls of the feature callback (each index at most once while cached) */
     int64_t invalid;       /* indices the callback rejected with DLC_EINSTANTIATE */
