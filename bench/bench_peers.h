@@ -30,8 +30,14 @@ typedef struct {
 void peer_time(void (*fn)(void *), void *u, const peer_timing_t *t, peer_result_t *out);
 
 /* OpenBLAS cblas_sgemm, C[M,N] = A[M,K]·B[N,K]ᵀ (row major, NT), on `threads`
- * threads. Spot-checks 256 outputs against a naive dot product. 0 or -1. */
+ * threads. For M = 1 cblas_sgemv is timed too and the faster is reported (the
+ * peer at its best). Spot-checks 256 outputs against a naive dot product. 0 or -1. */
 int peer_sgemm_nt(int64_t M, int64_t N, int64_t K, int threads, const peer_timing_t *t, peer_result_t *out);
+/* Call first in main(): OpenBLAS picks its kernels when it is loaded, and
+ * Debian's 0.3.21 takes AVX-512 CPUs it does not know (Zen 5, some VMs) for
+ * Haswell and runs at half speed; on a CPU with avx512f and no
+ * OPENBLAS_CORETYPE set, this sets SkylakeX and re-executes the program. */
+void peer_openblas_at_its_best(char **argv);
 /* A one-line description of the OpenBLAS build (core and config). */
 void peer_sgemm_describe(char *out, size_t cap);
 

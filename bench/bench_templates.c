@@ -248,12 +248,6 @@ static void cpu_model(char *out, size_t cap) {
              avx2 ? "AVX2" : "no AVX2", avx512 ? ", AVX-512" : ", no AVX-512");
 }
 
-static int has_avx512f(void) {
-    char cpu[512];
-    cpu_model(cpu, sizeof cpu);
-    return strstr(cpu, ", AVX-512") != NULL;
-}
-
 static void loadavg(char *out, size_t cap) {
     snprintf(out, cap, "?");
     FILE *f = fopen("/proc/loadavg", "r");
@@ -450,12 +444,7 @@ static int run_task(const bench_task_t *bt, const opts_t *o, FILE *log, task_res
 }
 
 int main(int argc, char **argv) {
-    /* OpenBLAS picks its kernels when loaded: on AVX-512 machines make sure it
-     * uses the SkylakeX ones (VMs sometimes hide the CPU model). */
-    if (has_avx512f() && !getenv("OPENBLAS_CORETYPE")) {
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-        execv("/proc/self/exe", argv);
-    }
+    peer_openblas_at_its_best(argv);
     opts_t o;
     if (parse_opts(argc, argv, &o) < 0) return 2;
     if (dlc_target_parse("llvm", &g_target) < 0) {

@@ -349,24 +349,8 @@ static int run_throughput(const opts_t *o) {
     return 0;
 }
 
-static int has_avx512f(void) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    char line[8192];
-    int yes = 0;
-    while (f && !yes && fgets(line, sizeof line, f))
-        yes = !strncmp(line, "flags", 5) && strstr(line, " avx512f");
-    if (f)
-        fclose(f);
-    return yes;
-}
-
 int main(int argc, char **argv) {
-    /* Debian's OpenBLAS 0.3.21 takes AVX-512 CPUs it does not know for Haswell
-     * (half speed); the peer at its best needs the core named before it loads. */
-    if (has_avx512f() && !getenv("OPENBLAS_CORETYPE")) {
-        setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-        execv("/proc/self/exe", argv);
-    }
+    peer_openblas_at_its_best(argv);
     opts_t o;
     if (parse(argc, argv, &o) < 0) {
         usage(stderr);

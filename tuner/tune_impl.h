@@ -7,6 +7,9 @@
 /* Configs compiled in one translation unit at most (dlc_measurer_opts_t.group). */
 #define DLC__TUNE_MAX_GROUP 16
 
+/* GFLOP/s of a stored record (0 for a failure) for a task of `flops`. */
+double dlc__tune_record_gflops(const dlc_record_t *rec, double flops);
+
 /* Transfer learning: features and throughput of the error-free and failed
  * records of other tasks with the task's template and exact target in o->db
  * (at most o->transfer_max rows, one group per task) go to the tuner's

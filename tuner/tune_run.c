@@ -132,14 +132,14 @@ typedef struct {
     int n, cap;
 } resume_t;
 
-static double record_gflops(const dlc_record_t *rec, double flops) {
+double dlc__tune_record_gflops(const dlc_record_t *rec, double flops) {
     if (rec->error_no != 0 || rec->n_costs <= 0)
         return 0;
     double sum = 0;
     for (int i = 0; i < rec->n_costs; i++)
         sum += rec->costs[i];
     double mean = sum / rec->n_costs;
-    return mean > 0 && mean < 1e8 ? flops / mean / 1e9 : 0;
+    return mean > 0 && mean < 1e8 ? flops / mean / 1e9 : 0; /* 1e9: TVM's cost of a failure */
 }
 
 static int on_stored(const dlc_record_t *rec, void *user) {
@@ -165,7 +165,7 @@ static int on_stored(const dlc_record_t *rec, void *user) {
         rs->cap = cap;
     }
     rs->idx[rs->n] = index;
-    rs->score[rs->n++] = record_gflops(rec, dlc_task_flops(rs->r->task));
+    rs->score[rs->n++] = dlc__tune_record_gflops(rec, dlc_task_flops(rs->r->task));
     if (rec->error_no >= 0 && rec->error_no < DLC_MEASURE_ERROR_COUNT)
         rs->r->sum->errors[rec->error_no]++;
     return 0;

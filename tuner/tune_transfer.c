@@ -61,16 +61,6 @@ static int on_record(const dlc_record_t *rec, void *user) {
     return 0;
 }
 
-static double gflops_of(const dlc_record_t *rec, double flops) {
-    if (rec->error_no != 0 || rec->n_costs <= 0)
-        return 0;
-    double sum = 0;
-    for (int i = 0; i < rec->n_costs; i++)
-        sum += rec->costs[i];
-    double mean = sum / rec->n_costs;
-    return mean > 0 && mean < 1e8 ? flops / mean / 1e9 : 0;
-}
-
 int dlc__tune_transfer(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner, int64_t *rows) {
     *rows = 0;
     gather_t g = {.task = task, .max = o->transfer_max > 0 ? o->transfer_max : 2000};
@@ -104,7 +94,7 @@ int dlc__tune_transfer(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tun
             if (dlc_config_from_entity_json(dlc_task_space(other), g.b[i].rec[j].entity, &cfg) < 0)
                 continue;
             if (dlc_feature_config(other, cfg, o->features, X + (size_t)n * len) == 0) {
-                y[n] = (float)gflops_of(&g.b[i].rec[j], dlc_task_flops(other));
+                y[n] = (float)dlc__tune_record_gflops(&g.b[i].rec[j], dlc_task_flops(other));
                 ok += y[n] > 0;
                 n++;
             }
