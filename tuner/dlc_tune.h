@@ -132,6 +132,7 @@ typedef struct {
     int64_t trials;           /* measured in this run */
     int64_t resumed;          /* taken from the db (resume) */
     int64_t history;          /* transfer rows used */
+    int model_loaded;         /* no history: the model stored in the db by an earlier run started the tuner */
     int64_t errors[DLC_MEASURE_ERROR_COUNT]; /* by error number, over trials */
     double best_gflops;       /* 0 if nothing succeeded */
     int64_t best_index;       /* -1 if nothing succeeded */

@@ -63,6 +63,10 @@ static const char usage[] =
     "measurement:\n"
     "  --tracker HOST:PORT measure on the fleet (dlc-tracker) ...\n"
     "  --key KEY           ... on the servers of this device key\n"
+    "  --tracker-key K     a CURVE tracker's public key (its .pub file or 40 Z85\n"
+    "                      characters; default $DLC_TRACKER_KEY) ...\n"
+    "  --key-file PATH     ... and this tuner's key pair (DIR/NAME.key, DIR/NAME or a\n"
+    "                      DIR with one *.key; default $DLC_KEY_FILE); see dlc-tracker keygen\n"
     "  --number N          calls per timed repeat (grown to --min-repeat-ms; default 1)\n"
     "  --repeat N          timed repeats per config (default 3)\n"
     "  --min-repeat-ms MS  minimum duration of a repeat (default 20)\n"
@@ -228,6 +232,7 @@ int main(int argc, char **argv) {
         {"threads", required_argument, 0, '5'},     {"build-jobs", required_argument, 0, '6'},
         {"overlap", required_argument, 0, '7'},     {"json", no_argument, 0, 'j'},
         {"no-check", no_argument, 0, 'C'},
+        {"tracker-key", required_argument, 0, 'P'}, {"key-file", required_argument, 0, 'S'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {"version", no_argument, 0, 'V'},           {0, 0, 0, 0}};
     const char *ops[MAX_TASKS], *template_name = NULL, *task_name = NULL, *args_text = NULL;
@@ -295,6 +300,8 @@ int main(int argc, char **argv) {
         case 'l': log_path = optarg; break;
         case 'k': mo.tracker = optarg; break;
         case 'K': mo.key = optarg; break;
+        case 'P': setenv("DLC_TRACKER_KEY", optarg, 1); break; /* dlc_client_new reads them */
+        case 'S': setenv("DLC_KEY_FILE", optarg, 1); break;
         case '1':
             if (parse_int(optarg, 1, 1000000000, &iv) < 0)
                 return usage_error("--number: expected a positive integer, got '%s'", optarg);
@@ -433,6 +440,8 @@ int main(int argc, char **argv) {
             json_object_set_new(j, "target", json_string(target.str));
             json_object_set_new(j, "trials", json_integer(sum.trials));
             json_object_set_new(j, "resumed", json_integer(sum.resumed));
+            json_object_set_new(j, "history", json_integer(sum.history));
+            json_object_set_new(j, "model_loaded", json_boolean(sum.model_loaded));
             json_object_set_new(j, "best_gflops", real_or_null(sum.best_gflops));
             json_object_set_new(j, "best_index", json_integer(sum.best_index));
             json_object_set_new(j, "best_config", sum.best_entity ? json_incref(sum.best_entity) : json_null());

@@ -97,6 +97,12 @@ int dlc_tuner_update(dlc_tuner_t *t, const int64_t *index, const double *score, 
  * first plan is already model-guided. */
 int dlc_tuner_add_history(dlc_tuner_t *t, const float *X, const float *y, int n, const int *group_sizes,
                           int n_groups);
+/* XGB: starts from a model saved by dlc_costmodel_save (e.g. stored in the
+ * db by an earlier run of the same template and target) when nothing has
+ * trained the tuner's model yet; the first plan is then model-guided and the
+ * first fit replaces it. DLC_EPARSE for a blob of another feature length or
+ * loss; the others ignore it (0). */
+int dlc_tuner_load_model(dlc_tuner_t *t, const void *blob, size_t len);
 int64_t dlc_tuner_visited(const dlc_tuner_t *t); /* indices proposed or reported */
 /* The best (index, score) reported so far; DLC_ENOTFOUND before any success. */
 int dlc_tuner_best(const dlc_tuner_t *t, int64_t *index, double *score);

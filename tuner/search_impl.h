@@ -44,6 +44,7 @@ typedef struct {
     int (*add_history)(dlc_tuner_t *t, const float *X, const float *y, int n, const int *group_sizes,
                        int n_groups); /* NULL: ignored */
     dlc_costmodel_t *(*model)(dlc_tuner_t *t); /* NULL: none */
+    int (*load_model)(dlc_tuner_t *t, const void *blob, size_t len); /* NULL: ignored */
     void (*destroy)(dlc_tuner_t *t);         /* frees t->impl; NULL: nothing to free */
 } dlc__tuner_ops_t;
 

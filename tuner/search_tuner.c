@@ -256,6 +256,11 @@ int dlc_tuner_best(const dlc_tuner_t *t, int64_t *index, double *score) {
     return 0;
 }
 
+int dlc_tuner_load_model(dlc_tuner_t *t, const void *blob, size_t len) {
+    if (!t) return dlc_error(DLC_EINVAL, "tuner load_model: no tuner");
+    return t->ops->load_model ? t->ops->load_model(t, blob, len) : 0;
+}
+
 dlc_costmodel_t *dlc_tuner_model(dlc_tuner_t *t) { return t && t->ops->model ? t->ops->model(t) : NULL; }
 
 void dlc_tuner_stats(const dlc_tuner_t *t, dlc_tuner_stats_t *out) { *out = t->stats; }

@@ -339,6 +339,19 @@ static int xgb_add_history(dlc_tuner_t *t, const float *X, const float *y, int n
     return fit(t, x);
 }
 
+/* A stored model plans until the first fit replaces it (which it does not
+ * join: a booster cannot be merged into a new training set, its rows are
+ * gone); a model that does not load leaves the tuner as it was. */
+static int xgb_load_model(dlc_tuner_t *t, const void *blob, size_t len) {
+    xgb_t *x = t->impl;
+    if (x->trained) return 0; /* history or results already trained a model on this task */
+    int rc = dlc_costmodel_load(x->model, blob, len);
+    if (rc < 0) return rc;
+    x->trained = 1;
+    x->plan_n = x->plan_pt = 0;
+    return 0;
+}
+
 static dlc_costmodel_t *xgb_model(dlc_tuner_t *t) {
     xgb_t *x = t->impl;
     return x->trained ? x->model : NULL;
@@ -349,5 +362,6 @@ const dlc__tuner_ops_t dlc__xgb_ops = {
     .update = xgb_update,
     .add_history = xgb_add_history,
     .model = xgb_model,
+    .load_model = xgb_load_model,
     .destroy = xgb_destroy,
 };

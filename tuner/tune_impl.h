@@ -16,6 +16,9 @@ double dlc__tune_record_gflops(const dlc_record_t *rec, double flops);
  * history. *rows gets the number used. Failures to read a record are skipped;
  * only db errors are returned. */
 int dlc__tune_transfer(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner, int64_t *rows);
+/* Without history rows: the model stored by an earlier run of the template
+ * and target (same loss and features) starts the tuner. 1 if one was loaded. */
+int dlc__tune_load_model(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner);
 /* Stores the XGB tuner's model in o->db as (template name, target); a
  * failure is logged, not returned (the records are what matter). */
 void dlc__tune_save_model(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner);

@@ -224,6 +224,8 @@ int dlc_tune_task(const dlc_task_t *task, dlc_measurer_t *m, const dlc_tune_opts
         if ((rc = dlc__tune_transfer(task, o, r.tuner, &rows)) < 0)
             goto cleanup;
         out->history = rows;
+        if (rows == 0 && dlc__tune_load_model(task, o, r.tuner) == 1)
+            out->model_loaded = 1;
         out->model_s += dlc_now() - model_t0;
     }
     while (r.done < o->trials) {

@@ -126,6 +126,25 @@ cleanup:
     return rc;
 }
 
+static void model_kind(const dlc_tune_opts_t *o, char *out, size_t cap) {
+    snprintf(out, cap, "xgb-%s-%s", dlc_costmodel_loss_name(o->loss), dlc_feature_kind_name(o->features));
+}
+
+int dlc__tune_load_model(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner) {
+    char want[64], *kind = NULL;
+    void *blob = NULL;
+    size_t len = 0;
+    model_kind(o, want, sizeof want);
+    int rc = dlc_db_model_get(o->db, dlc_task_template(task)->name, dlc_task_target(task)->str, &kind, &blob, &len);
+    if (rc == 0 && strcmp(kind ? kind : "", want) == 0)
+        rc = dlc_tuner_load_model(tuner, blob, len) == 0 ? 1 : 0; /* a model that does not fit: ignored */
+    else
+        rc = 0;
+    free(kind);
+    free(blob);
+    return rc;
+}
+
 void dlc__tune_save_model(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_tuner_t *tuner) {
     dlc_costmodel_t *model = dlc_tuner_model(tuner);
     if (!model || !dlc_costmodel_trained(model))
@@ -133,7 +152,7 @@ void dlc__tune_save_model(const dlc_task_t *task, const dlc_tune_opts_t *o, dlc_
     void *blob = NULL;
     size_t len = 0;
     char kind[64];
-    snprintf(kind, sizeof kind, "xgb-%s-%s", dlc_costmodel_loss_name(o->loss), dlc_feature_kind_name(o->features));
+    model_kind(o, kind, sizeof kind);
     if (dlc_costmodel_save(model, &blob, &len) < 0 ||
         dlc_db_model_put(o->db, dlc_task_template(task)->name, dlc_task_target(task)->str, kind, blob, len) < 0)
         dlc_log(DLC_LOG_WARN, "tune: the cost model was not stored: %s", dlc_last_error());

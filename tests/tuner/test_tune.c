@@ -225,6 +225,29 @@ static void test_transfer_helps(void **state) {
     print_message("mean of the first 16 configs (sum of 2 seeds): %.2f GFLOP/s with transfer, %.2f without\n", with,
                   without);
     assert_true(with > without);
+
+    /* the XGB runs stored their model; a db holding only that model starts
+     * the next run of the template from it */
+    char *kind = NULL;
+    void *blob = NULL;
+    size_t len = 0;
+    assert_int_equal(dlc_db_model_get(hist, "dense_pack.x86", dlc_task_target(b)->str, &kind, &blob, &len), 0);
+    assert_string_equal(kind, "xgb-rank-itervar");
+    dlc_db_t *only_model = dlc_db_open(scratch("model.db"), 0);
+    assert_int_equal(dlc_db_model_put(only_model, "dense_pack.x86", dlc_task_target(b)->str, kind, blob, len), 0);
+    dlc_measurer_t *m2 = dlc_measurer_new(&mo);
+    to.tuner = DLC_TUNER_XGB;
+    to.trials = 16;
+    to.batch = 16;
+    to.db = only_model;
+    assert_int_equal(dlc_tune_task(b, m2, &to, &sum), 0);
+    assert_int_equal(sum.history, 0);
+    assert_int_equal(sum.model_loaded, 1);
+    dlc_tune_summary_clear(&sum);
+    dlc_measurer_destroy(&m2);
+    dlc_db_close(&only_model);
+    free(kind);
+    free(blob);
     dlc_task_destroy(&a);
     dlc_task_destroy(&b);
     dlc_db_close(&hist);
