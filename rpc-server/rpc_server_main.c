@@ -1,5 +1,6 @@
 /* rpc_server_main.c — dlc-rpc-server: a libuv loop around a ZeroMQ DEALER
- * socket to the tracker; measures one job at a time in the sandbox. */
+ * socket to the tracker (CURVE when given keys); measures one job at a time
+ * in the sandbox. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -21,9 +22,14 @@ static const char usage[] =
     "  --exec-wrapper W   run the runner through W (\"qemu-aarch64 -L /usr/aarch64-linux-gnu\")\n"
     "  --arch A           device architecture to report (default: the host's, or qemu-A's)\n"
     "  --heartbeat S      seconds between hellos (default 1; the tracker is lost after 3)\n"
+    "  --tracker-key K    the tracker's CURVE public key: its NAME.pub, or the 40 Z85 characters\n"
+    "                     (default $DLC_TRACKER_KEY); jobs then come only from that tracker\n"
+    "  --key-file PATH    this server's key pair: DIR/NAME.key, DIR/NAME or a DIR with one *.key\n"
+    "                     (default $DLC_KEY_FILE); its NAME.pub goes in the tracker's --allow DIR\n"
     "  --log-level L      debug|info|warn|error (default warn)\n"
     "A job whose manifest holds {\"noop\": true, \"sleep_ms\": N} is answered after N ms\n"
-    "without running anything (fleet tests and benchmarks).\n";
+    "without running anything (fleet tests and benchmarks).\n"
+    "Exit codes: 0 stopped by a signal, 1 failure, 2 usage error (bad option or key).\n";
 
 #define MAX_BACKOFF_S 5.0
 
@@ -38,6 +44,7 @@ typedef struct {
     char endpoint[300], key[129], arch[64];
     const char *exec_wrapper;
     dlc_device_info_t dev;
+    dlc__curve_t curve; /* empty: plain TCP */
     double heartbeat_s, last_heard, backoff_s; /* seconds */
     /* the job in progress and those the tracker sent while busy */
     int busy;
@@ -211,7 +218,8 @@ static int open_socket(server_t *s) {
         zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
         zmq_setsockopt(s->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
         zmq_setsockopt(s->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 ||
-        zmq_connect(s->sock, s->endpoint) != 0 || zmq_getsockopt(s->sock, ZMQ_FD, &fd, &len) != 0)
+        dlc__curve_client(s->sock, &s->curve) < 0 || zmq_connect(s->sock, s->endpoint) != 0 ||
+        zmq_getsockopt(s->sock, ZMQ_FD, &fd, &len) != 0)
         return dlc_error(DLC_EIO, "connecting to %s: %s", s->endpoint, zmq_strerror(errno));
     uv_poll_init(s->loop, &s->poll, fd);
     s->poll.data = s;
@@ -233,7 +241,8 @@ static void on_poll_closed(uv_handle_t *h) {
     zmq_close(s->sock);
     s->sock = NULL;
     s->polling = 0;
-    DLC_WARN("rpc-server: no word from the tracker; reconnecting in %.1f s", s->backoff_s);
+    DLC_WARN("rpc-server: no word from the tracker; reconnecting in %.1f s%s", s->backoff_s,
+             s->curve.server_public[0] ? " (CURVE: is our public key in the tracker's --allow directory?)" : "");
     uv_timer_start(&s->reconnect, on_reconnect, (uint64_t)(s->backoff_s * 1000), 0);
     s->backoff_s = s->backoff_s * 2 > MAX_BACKOFF_S ? MAX_BACKOFF_S : s->backoff_s * 2;
 }
@@ -256,11 +265,12 @@ static void on_signal(uv_signal_t *h, int sig) { uv_stop(h->loop); }
 int main(int argc, char **argv) {
     server_t s;
     memset(&s, 0, sizeof s);
-    const char *tracker = NULL, *key = NULL, *arch = NULL;
+    const char *tracker = NULL, *key = NULL, *arch = NULL, *tracker_key = NULL, *key_file = NULL;
     s.heartbeat_s = 1.0;
     static const struct option longopts[] = {{"tracker", 1, 0, 't'},   {"key", 1, 0, 'k'},
                                              {"exec-wrapper", 1, 0, 'w'}, {"arch", 1, 0, 'a'},
                                              {"heartbeat", 1, 0, 'b'}, {"log-level", 1, 0, 'l'},
+                                             {"tracker-key", 1, 0, 'T'}, {"key-file", 1, 0, 'F'},
                                              {"help", 0, 0, 'h'},      {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longopts, NULL)) != -1;) {
         switch (c) {
@@ -269,6 +279,8 @@ int main(int argc, char **argv) {
         case 'w': s.exec_wrapper = optarg; break;
         case 'a': arch = optarg; break;
         case 'b': s.heartbeat_s = strtod(optarg, NULL); break;
+        case 'T': tracker_key = optarg; break;
+        case 'F': key_file = optarg; break;
         case 'l':
             if (dlc_log_level_parse(optarg) < 0) {
                 fprintf(stderr, "dlc-rpc-server: unknown log level '%s'\n", optarg);
@@ -286,6 +298,17 @@ int main(int argc, char **argv) {
                 usage);
         return 2;
     }
+    if (dlc__curve_load(tracker_key, key_file, &s.curve) < 0) {
+        fprintf(stderr, "dlc-rpc-server: %s\n", dlc_last_error());
+        return 2;
+    }
+    char host[300];
+    snprintf(host, sizeof host, "%s", tracker);
+    if (strrchr(host, ':'))
+        *strrchr(host, ':') = '\0'; /* HOST:PORT */
+    if (!s.curve.server_public[0] && !dlc__is_loopback(host))
+        fprintf(stderr, "dlc-rpc-server: warning: no CURVE keys (--tracker-key, --key-file): whoever answers at %s "
+                        "can send this device jobs\n", tracker);
     snprintf(s.key, sizeof s.key, "%s", key);
     dlc_device_info_get(&s.dev);
     if (arch == NULL && s.exec_wrapper && strncmp(s.exec_wrapper, "qemu-", 5) == 0)
@@ -310,7 +333,8 @@ int main(int argc, char **argv) {
     }
     uint64_t beat_ms = (uint64_t)(s.heartbeat_s * 1000);
     uv_timer_start(&s.beat, on_beat, beat_ms ? beat_ms : 1, beat_ms ? beat_ms : 1);
-    printf("dlc-rpc-server: key %s (%s, %s) → %s\n", s.key, s.arch, s.dev.cpu, s.endpoint);
+    printf("dlc-rpc-server: key %s (%s, %s) → %s%s\n", s.key, s.arch, s.dev.cpu, s.endpoint,
+           s.curve.server_public[0] ? " (CURVE)" : "");
     fflush(stdout);
     uv_run(s.loop, UV_RUN_DEFAULT);
     /* Stopped by a signal: a measurement still running dies with us (PDEATHSIG). */

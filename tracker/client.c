@@ -1,5 +1,6 @@
 /* client.c — the tuner's connection to dlc-tracker: submit, poll, cancel,
- * resubmission after a tracker restart, exactly-once delivery (dlc_client.h). */
+ * resubmission after a tracker restart, exactly-once delivery, CURVE, and
+ * failing fast when the tracker refuses us (dlc_client.h). */
 #include "tracker/dlc_client.h"
 
 #include <errno.h>
@@ -22,7 +23,7 @@ typedef struct {
 } pjob_t;
 
 struct dlc_client {
-    void *ctx, *sock;
+    void *ctx, *sock, *mon; /* mon: the socket's failed handshakes */
     uint64_t epoch, next_id;
     double last_beat; /* seconds (dlc_now) */
     dlc__map_t pending; /* id → pjob_t */
@@ -30,23 +31,35 @@ struct dlc_client {
     size_t nready, capready;
     char *status; /* the last status reply */
     int64_t resubmitted;
+    int curve;    /* connected with CURVE */
+    char endpoint[300];
+    char refused[512]; /* why the tracker will never serve us; "" while it may */
 };
+
+static void watch_handshakes(dlc_client_t *c);
 
 static void pjob_free(pjob_t *j) {
     if (j)
         free(j->key), free(j->manifest), free(j->artifact), free(j);
 }
 
-dlc_client_t *dlc_client_new(const char *tracker) {
+dlc_client_t *dlc_client_new(const char *tracker) { return dlc_client_new_opts(tracker, NULL); }
+
+dlc_client_t *dlc_client_new_opts(const char *tracker, const dlc_client_opts_t *opts) {
     char ep[300];
-    if (dlc__endpoint(tracker, ep, sizeof ep) < 0)
+    dlc__curve_t keys;
+    if (dlc__endpoint(tracker, ep, sizeof ep) < 0 ||
+        dlc__curve_load(opts ? opts->tracker_key : NULL, opts ? opts->key_file : NULL, &keys) < 0)
         return NULL;
     dlc_client_t *c = calloc(1, sizeof *c);
     if (c == NULL) {
+        explicit_bzero(&keys, sizeof keys);
         dlc_error(DLC_ENOMEM, "client");
         return NULL;
     }
     c->next_id = 1;
+    c->curve = keys.server_public[0] != '\0';
+    snprintf(c->endpoint, sizeof c->endpoint, "%s", ep);
     c->ctx = zmq_ctx_new();
     c->sock = c->ctx ? zmq_socket(c->ctx, ZMQ_DEALER) : NULL;
     uint8_t rid[16];
@@ -62,12 +75,23 @@ dlc_client_t *dlc_client_new(const char *tracker) {
         zmq_setsockopt(c->sock, ZMQ_SNDHWM, &zero, sizeof zero) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL, &ivl, sizeof ivl) != 0 ||
         zmq_setsockopt(c->sock, ZMQ_RECONNECT_IVL_MAX, &ivl_max, sizeof ivl_max) != 0 ||
-        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0 || zmq_connect(c->sock, ep) != 0) {
+        zmq_setsockopt(c->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) != 0) {
         dlc_error(DLC_EIO, "connecting to %s: %s", ep, zmq_strerror(errno));
-        dlc_client_destroy(&c);
-        return NULL;
+        goto fail;
     }
+    if (dlc__curve_client(c->sock, &keys) < 0 ||
+        (c->mon = dlc__handshake_monitor(c->ctx, c->sock, "inproc://dlc-client-handshakes")) == NULL)
+        goto fail;
+    if (zmq_connect(c->sock, ep) != 0) {
+        dlc_error(DLC_EIO, "connecting to %s: %s", ep, zmq_strerror(errno));
+        goto fail;
+    }
+    explicit_bzero(&keys, sizeof keys);
     return c;
+fail:
+    explicit_bzero(&keys, sizeof keys);
+    dlc_client_destroy(&c);
+    return NULL;
 }
 
 void dlc_client_destroy(dlc_client_t **cp) {
@@ -77,6 +101,8 @@ void dlc_client_destroy(dlc_client_t **cp) {
     for (size_t i = 0; i < c->pending.cap; i++)
         pjob_free(c->pending.vals[i]);
     dlc__map_free(&c->pending);
+    if (c->mon)
+        zmq_close(c->mon);
     if (c->sock)
         zmq_close(c->sock);
     if (c->ctx)
@@ -97,6 +123,9 @@ static int send_job(dlc_client_t *c, const pjob_t *j) {
 int dlc_client_submit(dlc_client_t *c, const dlc_client_job_t *job, uint64_t *job_id) {
     if (c == NULL || job == NULL || job->key == NULL || job->manifest == NULL || (job->artifact_len && !job->artifact))
         return dlc_error(DLC_EINVAL, "dlc_client_submit: NULL argument");
+    watch_handshakes(c);
+    if (c->refused[0])
+        return dlc_error(DLC_EIO, "%s", c->refused);
     pjob_t *j = calloc(1, sizeof *j);
     if (j == NULL)
         return dlc_error(DLC_ENOMEM, "job");
@@ -139,6 +168,8 @@ int dlc_client_cancel(dlc_client_t *c, uint64_t job_id) {
     if (j == NULL)
         return dlc_error(DLC_ENOTFOUND, "job %llu is not pending", (unsigned long long)job_id);
     pjob_free(j);
+    if (c->refused[0])
+        return 0; /* the tracker never saw it (and the last error stays the reason) */
     dlc_msg_t m = {.type = DLC_MSG_CANCEL, .job_id = job_id};
     return dlc__send_msg(c->sock, &m);
 }
@@ -200,8 +231,31 @@ static void on_message(dlc_client_t *c, const dlc_msg_t *m) {
     }
 }
 
+/* Notes a handshake the tracker will never accept: our key is not in its
+ * allow-list, or one side runs CURVE and the other does not. Other failures
+ * (a connection cut mid-handshake) may pass, and ZeroMQ retries them. */
+static void watch_handshakes(dlc_client_t *c) {
+    uint16_t event;
+    uint32_t value;
+    char ep[256];
+    while (c->refused[0] == '\0' && dlc__handshake_event(c->mon, &event, &value, ep, sizeof ep) == 0) {
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            snprintf(c->refused, sizeof c->refused,
+                     "the tracker at %s refused this client's CURVE key (ZAP status %u): its public key (.pub) "
+                     "must be in the tracker's --allow directory", c->endpoint, (unsigned)value);
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH)
+            snprintf(c->refused, sizeof c->refused, "the tracker at %s %s", c->endpoint,
+                     c->curve ? "runs without CURVE keys, and this client uses them"
+                              : "requires CURVE: give its public key and this client's key pair (--tracker-key and "
+                                "--key-file, or $DLC_TRACKER_KEY and $DLC_KEY_FILE)");
+    }
+}
+
 /* Heartbeat if due, then wait up to timeout_ms for traffic and handle it. */
 static int pump(dlc_client_t *c, int timeout_ms) {
+    watch_handshakes(c);
+    if (c->refused[0])
+        return dlc_error(DLC_EIO, "%s", c->refused);
     double now = dlc_now();
     if (now - c->last_beat >= HEARTBEAT_S) {
         dlc_msg_t hb = {.type = DLC_MSG_HEARTBEAT, .epoch = c->epoch};
@@ -211,9 +265,14 @@ static int pump(dlc_client_t *c, int timeout_ms) {
     int wait_ms = (int)((c->last_beat + HEARTBEAT_S - now) * 1000) + 1;
     if (wait_ms > timeout_ms)
         wait_ms = timeout_ms;
-    zmq_pollitem_t item = {c->sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&item, 1, wait_ms < 0 ? 0 : wait_ms) < 0 && errno != EINTR)
+    zmq_pollitem_t items[2] = {{c->sock, 0, ZMQ_POLLIN, 0}, {c->mon, 0, ZMQ_POLLIN, 0}};
+    if (zmq_poll(items, 2, wait_ms < 0 ? 0 : wait_ms) < 0 && errno != EINTR)
         return dlc_error(DLC_EIO, "zmq_poll: %s", zmq_strerror(errno));
+    if (items[1].revents & ZMQ_POLLIN) {
+        watch_handshakes(c);
+        if (c->refused[0])
+            return dlc_error(DLC_EIO, "%s", c->refused);
+    }
     for (;;) {
         zmq_msg_t msg;
         zmq_msg_init(&msg);
@@ -247,6 +306,8 @@ int dlc_client_poll(dlc_client_t *c, int timeout_ms, dlc_client_result_t *out, i
     if (rc < 0)
         return rc;
     int n = c->nready < (size_t)max ? (int)c->nready : max;
+    if (n == 0)
+        return 0; /* c->ready may still be NULL */
     memcpy(out, c->ready, (size_t)n * sizeof *out);
     memmove(c->ready, c->ready + n, (c->nready - (size_t)n) * sizeof *out);
     c->nready -= (size_t)n;
@@ -272,14 +333,22 @@ int dlc_client_status(dlc_client_t *c, int timeout_ms, char **json) {
     free(c->status);
     c->status = NULL;
     dlc_msg_t m = {.type = DLC_MSG_STATUS};
-    int rc = dlc__send_msg(c->sock, &m);
     double deadline = dlc_now() + timeout_ms / 1000.0;
-    while (rc == 0 && c->status == NULL && dlc_now() < deadline)
+    int rc = pump(c, 0), sent = 0; /* a refusal seen already ends it here */
+    while (rc == 0 && c->status == NULL && dlc_now() < deadline) {
+        if (!sent) /* ZeroMQ has no pipe to send on while it reconnects */
+            sent = dlc__send_msg(c->sock, &m) == 0;
         rc = pump(c, (int)((deadline - dlc_now()) * 1000) + 1);
+    }
     if (rc < 0)
         return rc;
+    if (c->status == NULL && !sent)
+        return dlc_error(DLC_EIO, "could not send to the tracker at %s within %d ms", c->endpoint, timeout_ms);
     if (c->status == NULL)
-        return dlc_error(DLC_ETIMEOUT, "no status reply from the tracker within %d ms", timeout_ms);
+        return dlc_error(DLC_ETIMEOUT, "no status reply from the tracker within %d ms%s", timeout_ms,
+                         c->curve ? " (CURVE: is this client's public key in the tracker's allow-list, and "
+                                    "--tracker-key the tracker's public key?)"
+                                  : " (a tracker with CURVE keys answers only CURVE clients)");
     *json = c->status;
     c->status = NULL;
     return 0;

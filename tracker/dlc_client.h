@@ -20,6 +20,18 @@
  * them all under the same ids, and it drops any result for an id that is
  * not pending, so a result that arrives twice is still delivered once.
  * A client is used from one thread.
+ *
+ * Security: against a tracker that runs CURVE (`dlc-tracker --keys --allow`)
+ * the client needs the tracker's public key and a key pair of its own whose
+ * public half is in the tracker's allow-list (`dlc-tracker keygen` writes
+ * pairs):
+ *   dlc_client_opts_t o = {.tracker_key = "keys/tracker.pub", .key_file = "keys/tuner.key"};
+ *   dlc_client_t *c = dlc_client_new_opts("tracker.lan:9190", &o);
+ * dlc_client_new reads the same two from $DLC_TRACKER_KEY and $DLC_KEY_FILE,
+ * so every program that takes --tracker speaks CURVE when they are set.
+ * When the tracker refuses this client's key, or one side runs CURVE and the
+ * other does not, submit, poll and status fail from then on with DLC_EIO and
+ * the reason; with a wrong tracker key nothing arrives (status times out).
  */
 #ifndef DLC_CLIENT_H
 #define DLC_CLIENT_H
@@ -54,7 +66,19 @@ typedef struct {
     char message[512];
 } dlc_client_result_t;
 
-/* Connects (lazily, with ZeroMQ's reconnect) to "host:port"; NULL on error. */
+/* CURVE settings; a NULL (or "") field falls back to its environment
+ * variable, and with neither set the connection is plain TCP. */
+typedef struct {
+    const char *tracker_key; /* the tracker's public key: 40 Z85 characters or a file holding them
+                                (its NAME.pub); $DLC_TRACKER_KEY */
+    const char *key_file;    /* this client's key pair: DIR/NAME.key (the secret, mode 0600, NAME.pub
+                                beside it), DIR/NAME, or a DIR with one *.key; $DLC_KEY_FILE */
+} dlc_client_opts_t;
+
+/* Connects (lazily, with ZeroMQ's reconnect) to "host:port"; NULL on error
+ * (a bad address, an unreadable or mismatched key). opts may be NULL. */
+dlc_client_t *dlc_client_new_opts(const char *tracker, const dlc_client_opts_t *opts);
+/* dlc_client_new_opts(tracker, NULL): CURVE only through the environment. */
 dlc_client_t *dlc_client_new(const char *tracker);
 void dlc_client_destroy(dlc_client_t **c);
 /* Queues one job; *job_id (may be NULL) gets its id (1, 2, ...). */
