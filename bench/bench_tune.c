@@ -356,7 +356,6 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    setenv("OMP_WAIT_POLICY", "passive", 0);
     if (dlc_target_parse("llvm", &g_target) < 0)
         return 2;
     char line[256] = "";
