@@ -63,7 +63,17 @@ struct dlc_db {
     int (*remote_best)(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,
                        dlc_db_best_t *out);
     void (*remote_free)(void *remote);
+    const char *origin; /* what dlc_db_best reports as best.origin: "db", or "tophub" */
+    /* dlc_db_use_tophub: the fallback of dlc_db_apply_best (db_tophub.c) */
+    char *tophub_dir;  /* its folder, or NULL for no fallback */
+    dlc_db_t *tophub;  /* opened at the first miss (owned) */
+    int tophub_failed; /* opening it failed (noted once): not tried again */
 };
+
+/* The TopHub fallback of db (dlc_db_use_tophub), opened on first use; NULL
+ * when there is none or it is unavailable (then `why` says so, and the first
+ * failure logged one warning with the reason). */
+dlc_db_t *dlc__db_tophub(dlc_db_t *db, char *why, size_t cap);
 
 /* dlc_db_best on this connection's file only (the cache of a URL handle). */
 int dlc__db_best_local(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,

@@ -222,6 +222,7 @@ dlc_db_t *dlc__db_open_version(const char *path, int flags, int max_version) {
         return NULL;
     }
     db->readonly = (flags & DLC_DB_READONLY) != 0;
+    db->origin = "db";
     if (!db->readonly && parent_dirs(path) < 0) {
         dlc_db_close(&db);
         return NULL;
@@ -260,6 +261,8 @@ void dlc_db_close(dlc_db_t **pdb) {
         sqlite3_finalize(db->stmt[i]);
     if (db->h)
         sqlite3_close(db->h);
+    dlc_db_close(&db->tophub);
+    free(db->tophub_dir);
     free(db->warned);
     free(db->path);
     free(db);

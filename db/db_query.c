@@ -28,9 +28,11 @@ static void copy_col(char *dst, size_t cap, sqlite3_stmt *s, int col) {
 }
 
 int dlc_db_best(dlc_db_t *db, const char *target, const char *task_name, const json_t *args, dlc_db_best_t *out) {
-    if (db->remote_best)
-        return db->remote_best(db, target, task_name, args, out);
-    return dlc__db_best_local(db, target, task_name, args, out);
+    int rc = db->remote_best ? db->remote_best(db, target, task_name, args, out)
+                             : dlc__db_best_local(db, target, task_name, args, out);
+    if (rc == 0)
+        out->origin = db->origin;
+    return rc;
 }
 
 int dlc__db_best_local(dlc_db_t *db, const char *target, const char *task_name, const json_t *args,

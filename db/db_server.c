@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <microhttpd.h>
 
@@ -273,9 +274,74 @@ static int token_ok(const dlc_db_server_t *s, struct MHD_Connection *c) {
     return diff == 0;
 }
 
+/* ---- header checks libmicrohttpd leaves to us (it is lenient by default) ---- */
+
+typedef struct {
+    char problem[160]; /* the first problem, or "" */
+    int hosts, lengths, encodings;
+    const char *length, *encoding;
+} head_check_t;
+
+static int is_tchar(unsigned char ch) { /* RFC 9110 token characters */
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
+static enum MHD_Result check_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                    const char *value, size_t value_size) {
+    (void)kind;
+    head_check_t *h = cls;
+    size_t i = 0;
+    while (i < key_size && is_tchar((unsigned char)key[i]))
+        i++;
+    if (key_size == 0 || i < key_size) {
+        snprintf(h->problem, sizeof h->problem, "malformed header name '%.40s'", key);
+        return MHD_NO;
+    }
+    for (i = 0; i < value_size; i++) {
+        unsigned char ch = (unsigned char)value[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            snprintf(h->problem, sizeof h->problem, "control character in the value of header %.40s", key);
+            return MHD_NO;
+        }
+    }
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        h->hosts++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (h->lengths++ && strcmp(h->length, value) != 0) {
+            snprintf(h->problem, sizeof h->problem, "conflicting Content-Length headers");
+            return MHD_NO;
+        }
+        h->length = value;
+    }
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        h->encodings++;
+        h->encoding = value;
+    }
+    return MHD_YES;
+}
+
+/* What libmicrohttpd let through but HTTP forbids (RFC 9112): header names
+ * that are not tokens, control characters in values, HTTP/1.1 without
+ * exactly one Host, differing Content-Lengths, a Transfer-Encoding other than
+ * "chunked" (the body's end could not be found) or with a Content-Length.
+ * Returns the problem, or NULL. */
+static const char *head_problem(struct MHD_Connection *c, const char *version, head_check_t *h) {
+    memset(h, 0, sizeof *h);
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, check_header, h);
+    if (h->problem[0])
+        return h->problem;
+    if (strcmp(version, MHD_HTTP_VERSION_1_0) != 0 && h->hosts != 1)
+        return h->hosts ? "more than one Host header" : "HTTP/1.1 requests need a Host header";
+    if (h->encodings > 1 || (h->encodings && strcasecmp(h->encoding, "chunked") != 0))
+        return "unsupported Transfer-Encoding (only chunked)";
+    if (h->encodings && h->lengths)
+        return "both Transfer-Encoding and Content-Length";
+    return NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload, size_t *upload_size, void **con_cls) {
-    (void)version;
     dlc_db_server_t *s = cls;
     req_t *q = *con_cls;
     if (!q) { /* headers in: route, method, token and declared size are checked before any body is read */
@@ -283,6 +349,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         dlc_strbuf_init(&q->body);
         *con_cls = q;
+        head_check_t h;
+        const char *bad = head_problem(c, version, &h);
+        if (bad)
+            return send_error(c, MHD_HTTP_BAD_REQUEST, "malformed request: %s", bad);
         int r = 0;
         while (r < R_COUNT && strcmp(url, routes[r].path) != 0)
             r++;

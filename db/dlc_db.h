@@ -12,6 +12,7 @@
  *       dlc_db_best_clear(&best);
  *   }
  *   dlc_config_t *cfg;                                    // at compile time:
+ *   dlc_db_use_tophub(db, NULL);                          // TopHub when db has nothing
  *   if (dlc_db_apply_best(db, task, &cfg, NULL) == 0) ... // tuned config, else default
  *   dlc_db_close(&db);
  *
@@ -121,6 +122,7 @@ typedef struct {
     dlc_db_match_t match;   /* how its target matched */
     char matched_key[32];   /* the key for DLC_DB_MATCH_KEY, else "" */
     char device_key[64], tool_version[64];
+    const char *origin;     /* "db", or "tophub": from a TopHub handle (static) */
 } dlc_db_best_t;
 void dlc_db_best_clear(dlc_db_best_t *b);
 
@@ -132,12 +134,43 @@ int dlc_db_best(dlc_db_t *db, const char *target, const char *task_name, const j
  * The config to build a task with: the best record for (the task's target,
  * its template name, its args) by the rule above, as a config of the task's
  * space (*cfg, owned by the caller, borrows the task's space). best (may be
- * NULL) receives the record. DLC_ENOTFOUND (*cfg NULL) when no error-free
- * record matches or its entity is not in dlc's space: the caller builds the
- * template's default config, and the first miss of each task on this handle
- * logs one warning (WARN) naming the task, the target and how to fix it. */
+ * NULL) receives the record; best->origin says where it came from. When db
+ * has no usable record and TopHub is its fallback (dlc_db_use_tophub), the
+ * same rule runs over TopHub's records: the user's db always wins, even a
+ * key match of it over an exact TopHub match. DLC_ENOTFOUND (*cfg NULL) when
+ * neither has an error-free record whose entity is in dlc's space: the
+ * caller builds the template's default config, and the first miss of each
+ * task on this handle logs one warning (WARN) naming the task, the target,
+ * whether TopHub had nothing too, and how to fix it. */
 typedef struct dlc_task dlc_task_t;
 int dlc_db_apply_best(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, dlc_db_best_t *best);
+
+/* ---- TopHub: TVM's pre-tuned packages as a built-in fallback ----
+ * A TopHub handle is a database of the records of the *.log files in a
+ * folder (TVM's TopHub packages, e.g. llvm_v0.04.log, arm_cpu_v0.08.log). They
+ * are imported into a cache file on first use, once; when any file is added,
+ * removed, or changes size or mtime, the cache is emptied and every file
+ * imported again, in one transaction (other processes see the old set or the
+ * new one). All packages are imported, not only the target's: the matching
+ * rule above keeps other targets' records out (TVM's target keys). */
+
+/* $DLC_TOPHUB_DIR if set, else the folder built in (CMake's DLC_TOPHUB_DIR,
+ * by default the source tree's ../shared/data/tophub). Per-thread storage. */
+const char *dlc_db_tophub_dir(void);
+/* 0 when $DLC_NO_TOPHUB is set to anything but "" or "0". */
+int dlc_db_tophub_enabled(void);
+/* Opens TopHub's records from dir (NULL: dlc_db_tophub_dir()), importing into
+ * cache_path first if needed (NULL: <dlc_cache_dir()>/tophub.db; a cache
+ * that cannot be written is replaced by an in-memory import). dlc_db_best on
+ * it gives best.origin "tophub". NULL with the last error: DLC_ENOTFOUND for a
+ * missing folder or one without *.log files, else the import's error. */
+dlc_db_t *dlc_db_open_tophub(const char *dir, const char *cache_path);
+/* Makes TopHub in dir (NULL: dlc_db_tophub_dir()) the fallback of
+ * dlc_db_apply_best on db. Nothing is opened until a task misses in db; a
+ * TopHub that cannot be opened then logs one warning with the reason and
+ * builds go on with default configs. Does nothing when dlc_db_tophub_enabled()
+ * is 0. 0, or DLC_ENOMEM. */
+int dlc_db_use_tophub(dlc_db_t *db, const char *dir);
 
 /* Records as TVM log lines, in the order they were stored. target: only that
  * exact target string (NULL: all). best_only: one line per task (target, name,

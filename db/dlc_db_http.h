@@ -26,10 +26,25 @@
  *        token set, needs "Authorization: Bearer TOKEN" (else 401). One
  *        transaction: 200 {"lines", "added", "duplicates", "malformed",
  *        "records", "errors": ["<upload>:LINE: reason", ... (first 20)]}
- * 400 bad query (missing parameter, malformed args JSON), 401 token, 404
- * unknown route, 405 wrong method, 413 body over the limit (checked against
- * Content-Length before reading, and while a chunked body streams in), 500/503
- * database errors. The server answers every request and stays up.
+ * 400 bad query (missing parameter, malformed args JSON) or malformed
+ * request (HTTP/1.1 without exactly one Host, a header name that is not a
+ * token, a control character in a header value, differing Content-Lengths, a
+ * Transfer-Encoding other than chunked or together with a Content-Length),
+ * 401 token, 404 unknown route, 405 wrong method, 413 body over the limit
+ * (checked against Content-Length before reading, and while a chunked body
+ * streams in), 500/503 database errors. The server answers every request and
+ * stays up.
+ * Exceptions: libmicrohttpd (0.9.75, Debian 12) rejects some malformed HTTP
+ * while parsing, before any handler of ours runs, with its own short HTML
+ * page and "Connection: close"; it has no option to replace those replies.
+ * They are: no reply at all (the connection closed) for a request line
+ * without a space; 400 for a request line without a version or with a bad
+ * one, a header line without a colon, a Content-Length that is not a number
+ * (0.9.75 sends its status line and headers twice there), a malformed chunk
+ * size; 413 for a Content-Length or chunk size over 2^64; 414 for a request
+ * line and 431 for headers over its 32 KiB per-connection buffer; 505 for
+ * HTTP/0.x and HTTP/2+. Bytes that are not HTTP (e.g. a TLS hello) get no
+ * reply and are closed after the 30 s idle timeout.
  *
  * Client and cache: a URL handle is a dlc_db_t whose file is the local cache.
  * dlc_db_best asks the server; an answer is stored in the cache (with the

@@ -17,6 +17,7 @@ typedef struct {
     const char *out_path;        /* -o, or NULL */
     const char *template_name;   /* --template */
     const char *db_text;         /* --db PATH_OR_URL: apply the best tuned config */
+    int no_tophub;               /* --no-tophub: no TopHub fallback for --db */
     const char *config_text;     /* --config: entity JSON, config object or index */
     const char *replay_path;     /* --replay LOG */
     const char *target_override; /* --target-override (replay) */

@@ -27,8 +27,9 @@ typedef dlc__build_opts_t opts_t;
 
 static const char usage_head[] =
     "usage: dlc-build --op SPEC [--target TARGET] [--template NAME [--config CFG]]\n"
-    "                 [--run] [--json] [-o OUT.so] [--print-ir] [--print-c] [--threads N]\n"
-    "                 [--number N] [--repeat N] [--min-repeat-ms MS] [--timeout S] [--verbose]\n"
+    "                 [--db PATH_OR_URL [--no-tophub]] [--run] [--json] [-o OUT.so]\n"
+    "                 [--print-ir] [--print-c] [--threads N] [--number N] [--repeat N]\n"
+    "                 [--min-repeat-ms MS] [--timeout S] [--verbose]\n"
     "       dlc-build --list-templates [--target TARGET] [--op SPEC] [--json]\n"
     "       dlc-build --replay LOG [--verify] [--json] [--target-override TARGET]\n"
     "                 [--limit N] [--task NAME] [--threads N] [--repeat N] [--timeout S]\n"
@@ -42,8 +43,13 @@ static const char usage_head[] =
     "  --target TARGET     TVM target string (default \"llvm\": this machine's CPU)\n"
     "  --db PATH_OR_URL    apply the best tuned config of the op's task from a tuning\n"
     "                      database (a dlc-db file, or http://host:port of dlc-db\n"
-    "                      serve); without a record: the default schedule and one\n"
-    "                      warning naming the task; ignored with --config\n"
+    "                      serve); without a record there, TopHub's pre-tuned record\n"
+    "                      (the *.log files in $DLC_TOPHUB_DIR, by default\n"
+    "                      ../shared/data/tophub); without either, the default\n"
+    "                      schedule and one warning naming the task; ignored with\n"
+    "                      --config. The report says which: \"config_source\" db,\n"
+    "                      tophub or default\n"
+    "  --no-tophub         no TopHub fallback for --db (also: DLC_NO_TOPHUB=1)\n"
     "  --template NAME     build with this AutoTVM template (TVM task name, e.g.\n"
     "                      conv2d_NCHWc.x86; --list-templates shows them)\n"
     "  --config CFG        the template's config: a TVM entity list\n"
@@ -160,7 +166,7 @@ static int parse_double(const char *s, double lo, double *out) {
 
 enum { OPT_RUN = 256, OPT_JSON, OPT_PRINT_IR, OPT_PRINT_C, OPT_THREADS, OPT_NUMBER, OPT_REPEAT, OPT_MIN_REPEAT_MS,
        OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET, OPT_TEMPLATE, OPT_CONFIG, OPT_DB,
-       OPT_LIST_TEMPLATES, OPT_REPLAY, OPT_VERIFY, OPT_TARGET_OVERRIDE, OPT_LIMIT, OPT_TASK };
+       OPT_LIST_TEMPLATES, OPT_REPLAY, OPT_VERIFY, OPT_TARGET_OVERRIDE, OPT_LIMIT, OPT_TASK, OPT_NO_TOPHUB };
 
 /* Which flags each mode takes besides the common ones (a flag of another mode
  * is a usage error rather than silently ignored). */
@@ -184,6 +190,8 @@ static int check_modes(const opts_t *o) {
         return usage_error(o->json, "%s goes with --replay LOG", replay);
     if (o->config_text && !o->template_name)
         return usage_error(o->json, "--config needs --template NAME");
+    if (o->no_tophub && !o->db_text)
+        return usage_error(o->json, "--no-tophub goes with --db PATH_OR_URL");
     return -1;
 }
 
@@ -195,6 +203,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         {"template", required_argument, NULL, OPT_TEMPLATE},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"db", required_argument, NULL, OPT_DB},
+        {"no-tophub", no_argument, NULL, OPT_NO_TOPHUB},
         {"list-templates", no_argument, NULL, OPT_LIST_TEMPLATES},
         {"replay", required_argument, NULL, OPT_REPLAY},
         {"verify", no_argument, NULL, OPT_VERIFY},
@@ -237,6 +246,7 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         case OPT_TEMPLATE: o->template_name = optarg; break;
         case OPT_CONFIG: o->config_text = optarg; break;
         case OPT_DB: o->db_text = optarg; break;
+        case OPT_NO_TOPHUB: o->no_tophub = 1; break;
         case OPT_LIST_TEMPLATES: o->list_templates = 1; break;
         case OPT_REPLAY: o->replay_path = optarg; break;
         case OPT_VERIFY: o->verify = 1; break;
@@ -377,11 +387,13 @@ static int select_template(const opts_t *o, const dlc_op_spec_t *spec, const dlc
 }
 
 /* --db: the task of the spec (with --template, that template; else the first
- * candidate) and the best record's config. Returns 1 when a tuned config was
- * found, 0 to build without one (the database or the task gave a warning), -1
- * for a usage error (a --template that does not fit the op). */
+ * candidate) and the best record's config, from the database or else from
+ * TopHub. Returns 1 when a tuned config was found (*origin "db" or "tophub",
+ * record_target the record's target, cap bytes), 0 to build without one (the
+ * database or the task gave a warning), -1 for a usage error (a --template
+ * that does not fit the op). */
 static int apply_db(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target_t *tgt, dlc_task_t **task,
-                    dlc_config_t **cfg) {
+                    dlc_config_t **cfg, const char **origin, char *record_target, size_t cap) {
     if (dlc_task_from_spec(spec, o->template_name, tgt, task) < 0) {
         if (o->template_name) return dlc_error(DLC_EINVAL, "--template %s for '%s': %s", o->template_name, spec->text,
                                                dlc_last_error());
@@ -389,15 +401,27 @@ static int apply_db(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target
         return 0;
     }
     dlc_db_t *db = dlc_db_open_any(o->db_text, DLC_DB_READONLY);
+    dlc_db_best_t best;
+    int rc = db && !o->no_tophub ? dlc_db_use_tophub(db, NULL) : 0;
     if (!db) {
-        fprintf(stderr, "dlc-build: warning: --db %s: %s; building without tuned configs\n", o->db_text,
-                dlc_last_error());
-    } else if (dlc_db_apply_best(db, *task, cfg, NULL) == 0) {
+        int tophub = !o->no_tophub && dlc_db_tophub_enabled();
+        fprintf(stderr, "dlc-build: warning: --db %s: %s; building without tuned configs%s\n", o->db_text,
+                dlc_last_error(), tophub ? " except TopHub's" : "");
+        if (tophub && !(db = dlc_db_open_tophub(NULL, NULL)))
+            fprintf(stderr, "dlc-build: warning: no TopHub fallback either: %s\n", dlc_last_error());
+    }
+    if (db && rc == 0 && (rc = dlc_db_apply_best(db, *task, cfg, &best)) == 0) {
+        *origin = best.origin; /* static */
+        snprintf(record_target, cap, "%s", best.rec.target ? best.rec.target : "");
+        dlc_db_best_clear(&best);
         dlc_db_close(&db);
         return 1;
+    } else if (db && rc != DLC_ENOTFOUND) { /* a miss was warned about, naming the task */
+        fprintf(stderr, "dlc-build: warning: --db %s: %s; building without tuned configs\n", o->db_text,
+                dlc_last_error());
     }
-    dlc_db_close(&db); /* dlc_db_apply_best warned once, naming the task */
-    if (!o->template_name) dlc_task_destroy(task);
+    dlc_db_close(&db);
+    dlc_task_destroy(task); /* with --template, select_template makes it again */
     return 0;
 }
 
@@ -427,8 +451,10 @@ int main(int argc, char **argv) {
     dlc_config_t *cfg = NULL;
     int64_t given_index = -1;
     int tuned = 0;
+    const char *origin = "default"; /* with --db: where the config came from */
+    char record_target[512] = "";
     if (o.db_text && !o.config_text) {
-        tuned = apply_db(&o, &spec, &tgt, &task, &cfg);
+        tuned = apply_db(&o, &spec, &tgt, &task, &cfg, &origin, record_target, sizeof record_target);
         if (tuned < 0) return usage_error(o.json, "%s", dlc_last_error());
     }
     if (!tuned && o.template_name && (rc = select_template(&o, &spec, &tgt, &task, &cfg, &given_index)) >= 0) {
@@ -454,6 +480,8 @@ int main(int argc, char **argv) {
     json_t *j = json_pack("{s:s, s:s}", "op", spec.text, "target", tgt.str);
     if (o.db_text) json_object_set_new(j, "db", json_string(o.db_text));
     if (o.db_text && !task) json_object_set_new(j, "tuned", json_false());
+    if (o.db_text && !o.config_text) json_object_set_new(j, "config_source", json_string(origin));
+    if (tuned) json_object_set_new(j, "record_target", json_string(record_target));
     dlc_strbuf_t ir, c;
     dlc_strbuf_init(&ir);
     dlc_strbuf_init(&c);
@@ -546,8 +574,15 @@ int main(int argc, char **argv) {
                op.flops / 1e6);
         if (task) {
             char *e = dlc_json_dumps(json_object_get(json_object_get(j, "config"), "entity"));
-            printf("template %s, %sconfig %lld of %lld: %s\n", dlc_task_template(task)->name,
-                   tuned ? "tuned (best in the database) " : "", (long long)dlc_config_index(cfg),
+            char how[700] = "";
+            if (tuned)
+                snprintf(how, sizeof how, "tuned (%s; record target '%s') ",
+                         strcmp(origin, "tophub") == 0 ? "TopHub's pre-tuned record" : "best in the database",
+                         record_target);
+            else if (o.db_text && !o.config_text)
+                snprintf(how, sizeof how, "default (no tuned record) ");
+            printf("template %s, %sconfig %lld of %lld: %s\n", dlc_task_template(task)->name, how,
+                   (long long)dlc_config_index(cfg),
                    (long long)dlc_space_size(dlc_task_space(task)), e ? e : "?");
             free(e);
         }

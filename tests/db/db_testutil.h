@@ -72,7 +72,7 @@ static const char *TU_LINE =
 
 /* Writes n distinct records (TU_LINE with index, cost and timestamp varied
  * by `seed` and i; every 7th one failed) to path. 0 or -1. */
-static int tu_write_synthetic(const char *path, int n, int seed) {
+__attribute__((unused)) static int tu_write_synthetic(const char *path, int n, int seed) {
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;

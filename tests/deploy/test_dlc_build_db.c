@@ -1,6 +1,8 @@
 /* test_dlc_build_db.c — dlc-build --db applies the best tuned config of the
- * op's task (the best TopHub record's entity), and with no record falls back
- * to the default schedule with one warning naming the task. */
+ * op's task (the best TopHub record's entity); with an empty db it takes
+ * TopHub's record (the built-in fallback) unless the user's db has one, and
+ * with neither (or --no-tophub, DLC_NO_TOPHUB, a missing TopHub folder) it
+ * builds the default schedule with one warning naming the task. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -14,12 +16,25 @@
 #include "db/dlc_db.h"
 #include "schedule-templates/dlc_space.h"
 
-static char dbpath[256];
+static char dbpath[256], emptypath[256], userpath[256];
+
+static void unlink_db(const char *path) {
+    char p[300];
+    unlink(path);
+    snprintf(p, sizeof p, "%s-wal", path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", path);
+    unlink(p);
+}
 
 static int setup(void **state) {
     (void)state;
     snprintf(dbpath, sizeof dbpath, "/tmp/dlc-build-db-%d.db", (int)getpid());
+    snprintf(emptypath, sizeof emptypath, "/tmp/dlc-build-db-%d-empty.db", (int)getpid());
+    snprintf(userpath, sizeof userpath, "/tmp/dlc-build-db-%d-user.db", (int)getpid());
     unlink(dbpath);
+    unsetenv("DLC_NO_TOPHUB");
+    unsetenv("DLC_TOPHUB_DIR");
     const char *src = getenv("DLC_SOURCE_DIR");
     char log[1024];
     snprintf(log, sizeof log, "%s/../shared/data/tophub/llvm_v0.04.log", src ? src : ".");
@@ -37,12 +52,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    char p[300];
-    unlink(dbpath);
-    snprintf(p, sizeof p, "%s-wal", dbpath);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", dbpath);
-    unlink(p);
+    unlink_db(dbpath);
+    unlink_db(emptypath);
+    unlink_db(userpath);
     return 0;
 }
 
@@ -84,10 +96,105 @@ static void test_fallback_warns_once(void **state) {
     run_free(&r);
 }
 
+#define RESNET_CONV "conv2d:1,64,56,56,64,3,3,1,1"
+#define SKYLAKE "llvm -mcpu=skylake-avx512"
+
+/* Builds RESNET_CONV for skylake with --db path (and extra, may be NULL):
+ * the report, its config_source checked, the config's entity as text in
+ * entity (cap bytes; "" without a template). */
+static json_t *build_conv(const char *path, const char *extra, const char *source, char *entity, size_t cap,
+                          run_t *r) {
+    *r = extra ? dlc_build("--op", RESNET_CONV, "--target", SKYLAKE, "--db", path, extra, "--json", NULL)
+               : dlc_build("--op", RESNET_CONV, "--target", SKYLAKE, "--db", path, "--json", NULL);
+    expect_exit(r, 0, "build with --db");
+    json_t *j = parse_report(r, "--db report");
+    const char *got = json_string_value(json_object_get(j, "config_source"));
+    if (!got || strcmp(got, source) != 0)
+        fail_msg("config_source '%s', want '%s'; stderr: %s", got ? got : "(none)", source, r->err);
+    char *e = json_dumps(json_object_get(json_object_get(j, "config"), "entity"), JSON_COMPACT);
+    snprintf(entity, cap, "%s", e ? e : "");
+    free(e);
+    return j;
+}
+
+static void test_tophub_fallback(void **state) {
+    (void)state;
+    dlc_db_t *db = dlc_db_open(emptypath, 0);
+    assert_non_null(db);
+    dlc_db_close(&db);
+    /* TopHub's best record for the conv: the one the db built from TopHub picks */
+    char want[1024], got[1024];
+    run_t r;
+    json_t *j = build_conv(dbpath, NULL, "db", want, sizeof want, &r);
+    json_decref(j);
+    run_free(&r);
+    j = build_conv(emptypath, NULL, "tophub", got, sizeof got, &r);
+    assert_string_equal(got, want);
+    assert_true(json_is_true(json_object_get(j, "tuned")));
+    assert_string_equal(json_string_value(json_object_get(j, "record_target")), SKYLAKE);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "config"), "index")), 188);
+    assert_null(strstr(r.err, "no tuned config"));
+    json_decref(j);
+    run_free(&r);
+    /* the text output says where the config came from */
+    r = dlc_build("--op", RESNET_CONV, "--target", SKYLAKE, "--db", emptypath, NULL);
+    expect_exit(&r, 0, "text build");
+    expect_contains(r.out, "TopHub's pre-tuned record", "text names TopHub");
+    run_free(&r);
+
+    /* the user's record wins over TopHub's, even a slower one */
+    db = dlc_db_open(userpath, 0);
+    assert_non_null(db);
+    dlc_record_t rec;
+    const char *line =
+        "{\"input\": [\"llvm -mcpu=skylake-avx512\", \"conv2d_NCHWc.x86\", [[\"TENSOR\", [1, 64, 56, 56], \"float32\"], "
+        "[\"TENSOR\", [64, 64, 3, 3], \"float32\"], [1, 1], [1, 1, 1, 1], [1, 1], \"NCHW\", \"NCHW\", \"float32\"], {}], "
+        "\"config\": {\"index\": 12, \"code_hash\": null, \"entity\": [[\"tile_ic\", \"sp\", [-1, 8]], [\"tile_oc\", "
+        "\"sp\", [-1, 16]], [\"tile_ow\", \"sp\", [-1, 8]], [\"unroll_kw\", \"ot\", false]]}, \"result\": [[1.0], 0, "
+        "2.0, 1700000000.0], \"version\": 0.2, \"tvm_version\": \"0.8.0\"}";
+    assert_int_equal(dlc_record_parse(line, strlen(line), &rec), 0);
+    assert_int_equal(dlc_db_add(db, &rec, NULL, NULL), 0);
+    dlc_record_clear(&rec);
+    dlc_db_close(&db);
+    j = build_conv(userpath, NULL, "db", got, sizeof got, &r);
+    assert_string_equal(got, "[[\"tile_ic\",\"sp\",[-1,8]],[\"tile_oc\",\"sp\",[-1,16]],[\"tile_ow\",\"sp\",[-1,8]],"
+                             "[\"unroll_kw\",\"ot\",false]]");
+    json_decref(j);
+    run_free(&r);
+
+    /* switched off (flag or environment), or missing: the default and one
+     * warning per task; a missing folder is a note, never a failure */
+    for (int k = 0; k < 3; k++) {
+        if (k == 1)
+            setenv("DLC_NO_TOPHUB", "1", 1);
+        if (k == 2)
+            setenv("DLC_TOPHUB_DIR", "/nonexistent/tophub", 1);
+        j = build_conv(emptypath, k == 0 ? "--no-tophub" : NULL, "default", got, sizeof got, &r);
+        unsetenv("DLC_NO_TOPHUB");
+        unsetenv("DLC_TOPHUB_DIR");
+        assert_true(json_is_false(json_object_get(j, "tuned")));
+        expect_contains(r.err, "no tuned config for conv2d_NCHWc.x86", "fallback warning");
+        const char *first = strstr(r.err, "no tuned config");
+        assert_null(strstr(first + 1, "no tuned config"));
+        if (k < 2) {
+            assert_null(strstr(r.err, "TopHub"));
+        } else {
+            expect_contains(r.err, "no TopHub fallback: TopHub folder /nonexistent/tophub", "missing TopHub note");
+            expect_contains(r.err, "TopHub unavailable", "warning says TopHub had nothing");
+        }
+        json_decref(j);
+        run_free(&r);
+    }
+    r = dlc_build("--op", "dense:8,8,8", "--no-tophub", NULL);
+    expect_exit(&r, 2, "--no-tophub without --db");
+    run_free(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tuned_config_applied),
         cmocka_unit_test(test_fallback_warns_once),
+        cmocka_unit_test(test_tophub_fallback),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
