@@ -22,6 +22,7 @@ typedef struct {
     const char *replay_path;     /* --replay LOG */
     const char *target_override; /* --target-override (replay) */
     const char *task_filter;     /* --task NAME (replay) */
+    const char *tracker, *key;   /* --tracker HOST:PORT --key KEY: --run on the fleet */
     int64_t limit;               /* --limit N (replay): known records at most; 0 = all */
     int list_templates, verify;
     int run, json, print_ir, print_c, verbose;
@@ -45,6 +46,12 @@ int dlc__build_list_templates(const dlc__build_opts_t *o);
  * dlc_last_error() (naming the knob). *given_index is the index a config
  * object carried (-1 if none). */
 int dlc__build_config_parse(const dlc_space_t *sp, const char *text, dlc_config_t **out, int64_t *given_index);
+
+/* --run through dlc-tracker on a dlc-rpc-server of o->key (build_remote.c):
+ * 0 with *mr filled as dlc_measure would (max_abs_err is not reported by the
+ * device), or a negative code when the fleet gave no result. */
+int dlc__build_measure_remote(const dlc__build_opts_t *o, const dlc_target_t *tgt, const char *so_path,
+                              const char *entry, dlc_measure_result_t *mr);
 
 /* --replay; returns the exit code. */
 int dlc__build_replay(const dlc__build_opts_t *o);

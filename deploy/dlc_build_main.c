@@ -57,6 +57,9 @@ static const char usage_head[] =
     "                      '{\"index\":N,\"entity\":[...]}' or an index into the space.\n"
     "                      Default: index 0 of the space\n"
     "  --run               run and check the kernel (cross targets run under qemu)\n"
+    "  --tracker HOST:PORT with --run: measure on a dlc-rpc-server of --key KEY\n"
+    "  --key KEY           through that dlc-tracker (CURVE keys: $DLC_TRACKER_KEY,\n"
+    "                      $DLC_KEY_FILE) instead of on this machine\n"
     "  --json              print exactly one JSON object on stdout\n"
     "  -o OUT.so           copy the shared object to OUT.so and write its manifest\n"
     "                      OUT.json (entry, ref, args, flops, target, code_hash)\n"
@@ -166,7 +169,8 @@ static int parse_double(const char *s, double lo, double *out) {
 
 enum { OPT_RUN = 256, OPT_JSON, OPT_PRINT_IR, OPT_PRINT_C, OPT_THREADS, OPT_NUMBER, OPT_REPEAT, OPT_MIN_REPEAT_MS,
        OPT_TIMEOUT, OPT_VERBOSE, OPT_HELP, OPT_VERSION, OPT_OP, OPT_TARGET, OPT_TEMPLATE, OPT_CONFIG, OPT_DB,
-       OPT_LIST_TEMPLATES, OPT_REPLAY, OPT_VERIFY, OPT_TARGET_OVERRIDE, OPT_LIMIT, OPT_TASK, OPT_NO_TOPHUB };
+       OPT_LIST_TEMPLATES, OPT_REPLAY, OPT_VERIFY, OPT_TARGET_OVERRIDE, OPT_LIMIT, OPT_TASK, OPT_NO_TOPHUB,
+       OPT_TRACKER, OPT_KEY };
 
 /* Which flags each mode takes besides the common ones (a flag of another mode
  * is a usage error rather than silently ignored). */
@@ -190,6 +194,10 @@ static int check_modes(const opts_t *o) {
         return usage_error(o->json, "%s goes with --replay LOG", replay);
     if (o->config_text && !o->template_name)
         return usage_error(o->json, "--config needs --template NAME");
+    if (!!o->tracker != !!o->key)
+        return usage_error(o->json, "--tracker HOST:PORT and --key KEY go together");
+    if (o->tracker && !o->run)
+        return usage_error(o->json, "--tracker measures the kernel: it goes with --run");
     if (o->no_tophub && !o->db_text)
         return usage_error(o->json, "--no-tophub goes with --db PATH_OR_URL");
     return -1;
@@ -211,6 +219,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"task", required_argument, NULL, OPT_TASK},
         {"run", no_argument, NULL, OPT_RUN},
+        {"tracker", required_argument, NULL, OPT_TRACKER},
+        {"key", required_argument, NULL, OPT_KEY},
         {"json", no_argument, NULL, OPT_JSON},
         {"output", required_argument, NULL, 'o'},
         {"print-ir", no_argument, NULL, OPT_PRINT_IR},
@@ -259,6 +269,8 @@ static int parse_args(int argc, char **argv, opts_t *o) {
             break;
         case 'o': o->out_path = optarg; break;
         case OPT_RUN: o->run = 1; break;
+        case OPT_TRACKER: o->tracker = optarg; break;
+        case OPT_KEY: o->key = optarg; break;
         case OPT_JSON: o->json = 1; break;
         case OPT_PRINT_IR: o->print_ir = 1; break;
         case OPT_PRINT_C: o->print_c = 1; break;
@@ -602,7 +614,8 @@ int main(int argc, char **argv) {
     if (o.run) {
         dlc_measure_result_t mr;
         o.mo.check = 1;
-        if (dlc_measure(&tgt, br.so_path, op.name, &o.mo, &mr) < 0) {
+        if ((o.tracker ? dlc__build_measure_remote(&o, &tgt, br.so_path, op.name, &mr)
+                       : dlc_measure(&tgt, br.so_path, op.name, &o.mo, &mr)) < 0) {
             snprintf(err, sizeof err, "run: %s", dlc_last_error());
             goto done;
         }
@@ -622,7 +635,9 @@ int main(int argc, char **argv) {
             snprintf(err, sizeof err, "run: wrong answer: max_abs_err %g%s%s", mr.max_abs_err,
                      mr.message[0] ? ": " : "", mr.message);
         } else if (!o.json) {
-            if (tgt.exec_wrapper[0])
+            if (o.tracker)
+                printf("measured on a '%s' device through %s\n", o.key, o.tracker);
+            else if (tgt.exec_wrapper[0])
                 printf("ran under %s (emulated: timings are not the device's)\n", tgt.exec_wrapper);
             printf("verified against %s (max_abs_err %.3g)\n", ref, mr.max_abs_err);
             printf("mean %.4g ms over %d repeats x %d calls: %.3g GFLOP/s\n", mr.mean_s * 1e3, mr.n_costs, mr.number,

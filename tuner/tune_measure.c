@@ -51,10 +51,14 @@ dlc_measurer_t *dlc_measurer_new(const dlc_measurer_opts_t *o) {
         }
         snprintf(m->tracker, sizeof m->tracker, "%s", o->tracker);
         snprintf(m->key, sizeof m->key, "%s", o->key);
-        if (!(m->client = dlc_client_new(m->tracker))) {
+        char *status = NULL; /* an unreachable tracker is told now, not after a batch's deadline */
+        if (!(m->client = dlc_client_new(m->tracker)) || dlc_client_status(m->client, 5000, &status) < 0) {
+            dlc_error(DLC_EIO, "tracker %s did not answer within 5 s: is dlc-tracker running there?", m->tracker);
+            dlc_client_destroy(&m->client);
             free(m);
             return NULL;
         }
+        free(status);
     }
     m->o.tracker = o->tracker ? m->tracker : NULL;
     m->o.key = o->tracker ? m->key : NULL;
