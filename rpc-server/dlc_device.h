@@ -30,8 +30,9 @@
  *      violation kills the runner with SIGSYS. This is why exactly one exec
  *      is allowed: the filter that forbids exec arrives with that exec.
  *   4. The server waits for the child's result on a pipe until the job's
- *      timeout plus a grace period, then SIGKILLs the process group. It
- *      removes the directory in every case.
+ *      timeout plus a grace period, then SIGKILLs the process group; it also
+ *      kills the group at once when job->cancel_fd turns readable (the
+ *      tracker cancelled the job). It removes the directory in every case.
  * Outcomes: a result → NO_ERROR, WRONG_ANSWER (5), RUNTIME_DEVICE (4) for a
  * crash, a seccomp kill or a kernel error, RUN_TIMEOUT (7) for a hang.
  */
@@ -60,8 +61,10 @@ typedef struct {
     const char *exec_wrapper; /* replaces the target's wrapper when non-NULL ("" for native) */
     dlc_measure_opts_t opts;  /* opts.timeout_s is the wall-clock limit of the run */
     uint64_t mem_limit;       /* bytes of address space for the runner; 0: 8 GiB */
+    int cancel_fd;            /* when it turns readable the run is killed (result UNKNOWN_ERROR,
+                                 "cancelled"); the caller drains it. 0 or less: none (never stdin) */
 } dlc_device_job_t;
-#define DLC_DEVICE_JOB_DEFAULT {NULL, 0, NULL, "llvm", NULL, DLC_MEASURE_OPTS_DEFAULT, 0}
+#define DLC_DEVICE_JOB_DEFAULT {NULL, 0, NULL, "llvm", NULL, DLC_MEASURE_OPTS_DEFAULT, 0, 0}
 
 typedef struct {
     int error_no;                        /* dlc_measure_error_t */

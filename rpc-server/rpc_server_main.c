@@ -1,7 +1,9 @@
 /* rpc_server_main.c — dlc-rpc-server: a libuv loop around a ZeroMQ DEALER
  * socket to the tracker (CURVE when given keys); measures one job at a time
- * in the sandbox. */
+ * in the sandbox and abandons it when the tracker cancels it. */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,7 +49,8 @@ typedef struct {
     dlc__curve_t curve; /* empty: plain TCP */
     double heartbeat_s, last_heard, backoff_s; /* seconds */
     /* the job in progress and those the tracker sent while busy */
-    int busy;
+    int busy, noop_running, work_running;
+    int cancel_pipe[2]; /* a byte in it kills the running measurement (sandbox's cancel_fd) */
     dlc_msg_t job;
     dlc_msg_t *waiting;
     size_t nwaiting;
@@ -99,11 +102,13 @@ static void measure_work(uv_work_t *w) {
 
 static void measure_done(uv_work_t *w, int status) {
     server_t *s = w->data;
+    s->work_running = 0;
     finish_job(s, &s->dres);
 }
 
 static void noop_done(uv_timer_t *t) {
     server_t *s = t->data;
+    s->noop_running = 0;
     dlc_device_result_t r = {.error_no = 0, .n_costs = 1, .costs = {1e-6}};
     r.timestamp = (double)time(NULL);
     finish_job(s, &r);
@@ -117,6 +122,7 @@ static void start_job(server_t *s) {
     if (j && json_is_true(json_object_get(j, "noop"))) {
         json_int_t ms = json_integer_value(json_object_get(j, "sleep_ms"));
         json_decref(j);
+        s->noop_running = 1;
         uv_timer_start(&s->noop, noop_done, ms > 0 ? (uint64_t)ms : 0, 0);
         return;
     }
@@ -136,9 +142,42 @@ static void start_job(server_t *s) {
     dj.opts.cooldown_s = s->job.measure.cooldown_s;
     dj.opts.flush_cache = (int)s->job.measure.flush_cache;
     dj.opts.timeout_s = s->job.measure.timeout_s;
+    char stale[64];
+    while (read(s->cancel_pipe[0], stale, sizeof stale) > 0) /* a cancel that came after its job ended */
+        ;
+    dj.cancel_fd = s->cancel_pipe[0];
     s->djob = dj;
     s->work.data = s;
+    s->work_running = 1;
     uv_queue_work(s->loop, &s->work, measure_work, measure_done);
+}
+
+/* The tracker cancelled job id: a waiting one is dropped, a running one
+ * stopped (the sandbox kills its process group). Either way the tracker
+ * gets a result for it, which it drops, and we take the next job. */
+static void cancel_job(server_t *s, uint64_t id) {
+    for (size_t i = 0; i < s->nwaiting; i++) {
+        if (s->waiting[i].job_id != id)
+            continue;
+        dlc_msg_t m = {.type = DLC_MSG_RESULT, .job_id = id, .error_no = DLC_MEASURE_UNKNOWN_ERROR,
+                       .error_msg = "cancelled", .timestamp = (double)time(NULL)};
+        dlc_msg_free(&s->waiting[i]);
+        memmove(s->waiting + i, s->waiting + i + 1, (--s->nwaiting - i) * sizeof *s->waiting);
+        send_msg(s, &m);
+        return;
+    }
+    if (!s->busy || s->job.job_id != id)
+        return; /* finished already: its result is on its way */
+    DLC_INFO("rpc-server: job %llu cancelled by the tracker", (unsigned long long)id);
+    if (s->noop_running) {
+        uv_timer_stop(&s->noop);
+        s->noop_running = 0;
+        dlc_device_result_t r = {.error_no = DLC_MEASURE_UNKNOWN_ERROR, .message = "cancelled"};
+        r.timestamp = (double)time(NULL);
+        finish_job(s, &r);
+    } else if (s->work_running && write(s->cancel_pipe[1], "c", 1) < 0 && errno != EAGAIN) {
+        DLC_WARN("rpc-server: cannot stop job %llu: %s", (unsigned long long)id, strerror(errno));
+    }
 }
 
 static void start_next(server_t *s) {
@@ -167,6 +206,9 @@ static void on_message(server_t *s, dlc_msg_t *m) {
         return;
     }
     case DLC_MSG_HEARTBEAT:
+        break;
+    case DLC_MSG_CANCEL:
+        cancel_job(s, m->job_id);
         break;
     case DLC_MSG_ERROR:
         DLC_WARN("rpc-server: tracker says: %s", m->error_msg);
@@ -317,6 +359,10 @@ int main(int argc, char **argv) {
         snprintf(s.arch, sizeof s.arch, "%s", arch ? arch : s.dev.arch);
     s.dev.arch = s.arch;
     s.backoff_s = s.heartbeat_s;
+    if (pipe2(s.cancel_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
+        fprintf(stderr, "dlc-rpc-server: pipe: %s\n", strerror(errno));
+        return 1;
+    }
     s.loop = uv_default_loop();
     s.zctx = zmq_ctx_new();
     uv_timer_init(s.loop, &s.beat);

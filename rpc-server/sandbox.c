@@ -141,19 +141,22 @@ static void child_main(int report_fd, const char *dir, const char *preload, cons
 }
 
 /* Reads the child's report until EOF or the deadline; 1 if complete, 0 if
- * the pipe closed early, -1 on the deadline. */
-static int read_report(int fd, report_t *rep, double deadline) {
+ * the pipe closed early, -1 on the deadline, -2 when cancel_fd (if > 0)
+ * turned readable. */
+static int read_report(int fd, int cancel_fd, report_t *rep, double deadline) {
     size_t got = 0;
     for (;;) {
         double left = deadline - dlc_now();
         if (left <= 0)
             return -1;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int n = poll(&pfd, 1, (int)(left * 1000) + 1);
+        struct pollfd pfd[2] = {{fd, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+        int n = poll(pfd, cancel_fd > 0 ? 2 : 1, (int)(left * 1000) + 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             continue; /* timeout rechecked above */
+        if (cancel_fd > 0 && (pfd[1].revents & (POLLIN | POLLHUP)))
+            return -2;
         ssize_t r = got < sizeof *rep ? read(fd, (char *)rep + got, sizeof *rep - got) : 0;
         if (r < 0 && errno == EINTR)
             continue;
@@ -163,9 +166,12 @@ static int read_report(int fd, report_t *rep, double deadline) {
     }
 }
 
-static void fill_outcome(const report_t *rep, int complete, int timed_out, int wstatus, double timeout_s,
-                         dlc_device_result_t *res) {
-    if (timed_out) {
+static void fill_outcome(const report_t *rep, int got, int wstatus, double timeout_s, dlc_device_result_t *res) {
+    int complete = got == 1, timed_out = got == -1;
+    if (got == -2) {
+        res->error_no = DLC_MEASURE_UNKNOWN_ERROR;
+        snprintf(res->message, sizeof res->message, "cancelled");
+    } else if (timed_out) {
         res->error_no = DLC_MEASURE_RUN_TIMEOUT;
         snprintf(res->message, sizeof res->message, "sandbox killed after %g s", timeout_s + GRACE_S);
     } else if (!complete) {
@@ -233,14 +239,14 @@ int dlc_device_measure(const dlc_device_job_t *job, dlc_device_result_t *res) {
     fds[1] = -1;
     report_t rep;
     memset(&rep, 0, sizeof rep);
-    int got = read_report(fds[0], &rep, t0 + timeout_s + GRACE_S);
+    int got = read_report(fds[0], job->cancel_fd, &rep, t0 + timeout_s + GRACE_S);
     if (got < 0)
         kill(-pid, SIGKILL);
     int wstatus = 0;
     while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
         ;
     kill(-pid, SIGKILL); /* stragglers of the group, if any */
-    fill_outcome(&rep, got == 1, got < 0, wstatus, timeout_s, res);
+    fill_outcome(&rep, got, wstatus, timeout_s, res);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     res->timestamp = (double)ts.tv_sec + ts.tv_nsec * 1e-9;

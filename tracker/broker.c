@@ -1,5 +1,6 @@
 /* broker.c — the tracker's state machine: servers per key, per-client
- * priority queues, dispatch, heartbeats, requeue, exactly-once results. */
+ * priority queues, dispatch, heartbeats, requeue, exactly-once results,
+ * cancel (a running job's server is told to abandon it). */
 #include "tracker/tracker_impl.h"
 
 #include <stdlib.h>
@@ -34,7 +35,7 @@ struct job {
     size_t artifact_len; /* bytes */
     char *manifest;
     dlc_msg_measure_t measure;
-    int queued, cancelled, attempts, last_fail;
+    int queued, cancelled, attempts, last_fail; /* cancelled: no result will be delivered */
     peer_t *server;
     double deadline; /* seconds (dlc_now) */
 };
@@ -51,7 +52,7 @@ struct keyq {
     size_t ncq;
     peer_t **servers;
     size_t nservers;
-    int64_t queued;
+    int64_t queued;  /* live jobs in the heaps (cancelled ones wait there to be freed) */
     uint64_t clock; /* counts dispatches, for round robin between clients */
 };
 
@@ -64,7 +65,7 @@ struct dlc__broker {
     keyq_t **keys;
     size_t nkeys;
     double start, last_beat_check;
-    int64_t submitted, done, failed, requeued, rejected, lost;
+    int64_t submitted, done, failed, requeued, rejected, lost, cancelled;
 };
 
 /* ---- helpers ---- */
@@ -200,8 +201,9 @@ static int enqueue(dlc__broker_t *b, job_t *j) {
 }
 
 /* The next job of key k: the highest priority at the head of any client's
- * queue; between equal priorities the client served longest ago. */
-static job_t *next_job(keyq_t *k) {
+ * queue; between equal priorities the client served longest ago. Cancelled
+ * jobs met on the way are freed. */
+static job_t *next_job(dlc__broker_t *b, keyq_t *k) {
     for (;;) {
         cq_t *best = NULL;
         for (size_t i = 0; i < k->ncq; i++) {
@@ -216,10 +218,13 @@ static job_t *next_job(keyq_t *k) {
             return NULL;
         job_t *j = heap_pop(best);
         j->queued = 0;
+        if (j->cancelled) { /* k->queued no longer counted it */
+            job_free(b, j);
+            continue;
+        }
         k->queued--;
         best->last_served = ++k->clock;
-        if (!j->cancelled)
-            return j;
+        return j;
     }
 }
 
@@ -228,7 +233,7 @@ static void dispatch(dlc__broker_t *b, keyq_t *k, double now) {
         peer_t *s = k->servers[i];
         if (s->busy_id)
             continue;
-        job_t *j = next_job(k);
+        job_t *j = next_job(b, k);
         if (j == NULL)
             break;
         j->attempts++;
@@ -350,14 +355,13 @@ static void on_result(dlc__broker_t *b, peer_t *p, const dlc_msg_t *m, double no
         p->busy_id = 0;
     if (j && j->server == p) {
         p->job = NULL;
-        if (m->error_no == 0)
-            p->done++;
-        else
-            p->failed++;
-        if (j->cancelled)
-            job_free(b, j);
-        else
+        if (j->cancelled) {
+            job_free(b, j); /* the server's answer to our CANCEL, or a result that crossed it */
+        } else {
+            p->done += m->error_no == 0;
+            p->failed += m->error_no != 0;
             finish(b, j, m);
+        }
     } else {
         DLC_INFO("tracker: dropped a stale result for job %llu", (unsigned long long)m->job_id);
     }
@@ -403,12 +407,24 @@ static void on_submit(dlc__broker_t *b, peer_t *p, const dlc_msg_t *m, double no
     dispatch(b, k, now);
 }
 
+/* A queued job is dropped when it reaches the head of its queue. A running
+ * one stays on its server, which is told to abandon it (CANCEL T→S) and
+ * answers with a result that is dropped: the server stays busy until then,
+ * so a job is never measured beside another one. */
 static void on_cancel(dlc__broker_t *b, peer_t *p, const dlc_msg_t *m) {
     job_t *j = dlc__map_get(&b->cjobs, cjob_key(p->hash, m->job_id));
     if (j == NULL || j->client_hash != p->hash || j->client_job_id != m->job_id)
         return;
-    j->cancelled = 1; /* dropped when popped from its queue or when its result arrives */
+    j->cancelled = 1;
+    b->cancelled++;
     dlc__map_del(&b->cjobs, cjob_key(p->hash, m->job_id));
+    if (j->queued) {
+        j->kq->queued--;
+    } else if (j->server) {
+        dlc_msg_t c = {.type = DLC_MSG_CANCEL, .job_id = j->id};
+        DLC_INFO("tracker: job %llu cancelled while running on %s", (unsigned long long)j->id, j->server->key);
+        send_msg(b, j->server, &c);
+    }
 }
 
 void dlc__broker_on_frame(dlc__broker_t *b, const void *id, size_t id_len, const void *data, size_t len,
@@ -548,10 +564,11 @@ char *dlc__broker_status(dlc__broker_t *b, double now) {
                                               "busy", (json_int_t)busy, "queued", (json_int_t)kq->queued));
     }
     double up = now - b->start;
-    json_t *j = json_pack("{s:I, s:f, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f}", "epoch",
+    json_t *j = json_pack("{s:I, s:f, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f}", "epoch",
                           (json_int_t)(b->epoch >> 1), "uptime_s", up, "keys", keys, "servers", servers, "clients",
                           (json_int_t)clients, "jobs", "submitted", (json_int_t)b->submitted, "done",
-                          (json_int_t)b->done, "failed", (json_int_t)b->failed, "running", (json_int_t)running,
+                          (json_int_t)b->done, "failed", (json_int_t)b->failed, "cancelled",
+                          (json_int_t)b->cancelled, "running", (json_int_t)running,
                           "requeued", (json_int_t)b->requeued, "rejected_frames", (json_int_t)b->rejected, "lost",
                           (json_int_t)b->lost, "jobs_per_s", up > 0 ? (b->done + b->failed) / up : 0.0);
     char *text = j ? dlc_json_dumps(j) : NULL;

@@ -85,7 +85,10 @@ void dlc_client_destroy(dlc_client_t **c);
 int dlc_client_submit(dlc_client_t *c, const dlc_client_job_t *job, uint64_t *job_id);
 /* Submits n jobs; ids[i] (may be NULL) gets the id of jobs[i]. */
 int dlc_client_submit_batch(dlc_client_t *c, const dlc_client_job_t *jobs, int n, uint64_t *ids);
-/* Forgets a pending job; its result will not be delivered. */
+/* Forgets a pending job; its result will not be delivered. The tracker
+ * drops it from its queue or, when a server already runs it, tells that
+ * server to abandon it (the measurement is killed) and drops its answer;
+ * `dlc-tracker status` counts it under jobs.cancelled. */
 int dlc_client_cancel(dlc_client_t *c, uint64_t job_id);
 /* Waits up to timeout_ms for results; returns how many were stored in out
  * (0 on timeout), or a negative code. Keeps the heartbeat going. */

@@ -81,7 +81,9 @@ typedef enum {
  * HELLO/HEARTBEAT carrying the tracker's epoch, a random number per tracker
  * run, so clients notice a restart and resubmit; JOB T→S;
  * RESULT S→T (job = tracker job id) and T→C (job = the client's id);
- * SUBMIT/CANCEL/STATUS C→T; STATUS_REPLY T→C (json text); ERROR T→any. */
+ * SUBMIT/CANCEL/STATUS C→T; CANCEL T→S (job = tracker job id): abandon the
+ * job now (kill its measurement) and answer with a RESULT, which the tracker
+ * drops; STATUS_REPLY T→C (json text); ERROR T→any. */
 #define DLC_MSG_TYPE_MAP(X)                                                                                  \
     X(HELLO, "hello", DLC_F(KEY) | DLC_F(ARCH) | DLC_F(CPU) | DLC_F(OS) | DLC_F(DLC_VERSION) | DLC_F(CORES) | \
                           DLC_F(MEMORY) | DLC_F(JOB_ID))                                                     \

@@ -253,10 +253,12 @@ static int status(int argc, char **argv) {
                    (long long)json_integer_value(json_object_get(v, "busy")),
                    (long long)json_integer_value(json_object_get(v, "queued")));
         }
-        printf("jobs: %lld submitted, %lld done, %lld failed, %lld running, %lld requeued; %.1f jobs/s\n",
+        printf("jobs: %lld submitted, %lld done, %lld failed, %lld cancelled, %lld running, %lld requeued; "
+               "%.1f jobs/s\n",
                (long long)json_integer_value(json_object_get(jobs, "submitted")),
                (long long)json_integer_value(json_object_get(jobs, "done")),
                (long long)json_integer_value(json_object_get(jobs, "failed")),
+               (long long)json_integer_value(json_object_get(jobs, "cancelled")),
                (long long)json_integer_value(json_object_get(jobs, "running")),
                (long long)json_integer_value(json_object_get(jobs, "requeued")),
                json_number_value(json_object_get(j, "jobs_per_s")));

@@ -1,5 +1,6 @@
 /* test_sandbox.c — sandboxed measurement: good, crashing, hanging and wrong
- * kernels, and kernels that try to open a socket, exec a shell or fork. */
+ * kernels, kernels that try to open a socket, exec a shell or fork, and a
+ * hanging kernel stopped through the job's cancel descriptor. */
 #define _GNU_SOURCE /* nftw */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,8 @@
 
 #include <dirent.h>
 #include <ftw.h>
+#include <signal.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +189,37 @@ static void test_aarch64_under_qemu(void **state) {
     free(so);
 }
 
+static int g_cancel_w = -1;
+static void on_alarm(int sig) { (void)!write(g_cancel_w, "c", 1); }
+
+/* A byte on cancel_fd 0.3 s into a 20 s hang kills the run at once. */
+static void test_cancel_fd(void **state) {
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    g_cancel_w = p[1];
+    struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART}, old;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, &old);
+    struct itimerval it = {.it_value = {0, 300000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+    dlc_device_job_t job = DLC_DEVICE_JOB_DEFAULT;
+    job.so_data = g_so, job.so_len = g_so_len, job.entry = "add_hang", job.cancel_fd = p[0];
+    job.opts.timeout_s = 20;
+    dlc_device_result_t r;
+    double t0 = dlc_now();
+    assert_int_equal(dlc_device_measure(&job, &r), 0);
+    double t = dlc_now() - t0;
+    sigaction(SIGALRM, &old, NULL);
+    print_message("add_hang cancelled → %d (%s) after %.2f s\n", r.error_no, r.message, t);
+    assert_int_equal(r.error_no, DLC_MEASURE_UNKNOWN_ERROR);
+    assert_string_equal(r.message, "cancelled");
+    assert_true(t >= 0.25 && t < 5);
+    assert_int_equal(count_entries(g_tmp), 0);
+    close(p[0]);
+    close(p[1]);
+    expect("add", DLC_MEASURE_NO_ERROR, NULL, 10); /* a job without cancel_fd: 0 means none */
+}
+
 static void test_manifest(void **state) {
     dlc_device_job_t job = DLC_DEVICE_JOB_DEFAULT;
     void *holder;
@@ -205,6 +239,7 @@ int main(void) {
         cmocka_unit_test(test_failures_map_to_error_numbers),
         cmocka_unit_test(test_seccomp_blocks),
         cmocka_unit_test(test_aarch64_under_qemu),
+        cmocka_unit_test(test_cancel_fd),
         cmocka_unit_test(test_manifest),
     };
     return cmocka_run_group_tests_name("sandbox", tests, setup, teardown);

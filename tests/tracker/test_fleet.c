@@ -1,6 +1,7 @@
 /* test_fleet.c — dlc-tracker, dlc-rpc-server and the client API as real
  * processes on 127.0.0.1: exactly-once results through a server kill and a
- * tracker restart, bad frames, and real sandboxed measurements. */
+ * tracker restart, bad frames, real sandboxed measurements, and cancelling
+ * jobs that a server is running. */
 #define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,110 +9,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zmq.h>
 
+#include "fleet_procs.h"
 #include "rpc-server/dlc_device.h"
-#include "support/dlc_support.h"
-#include "tracker/dlc_client.h"
-
-#define HB "0.2" /* heartbeat seconds of every process in these tests */
-
-static char g_log[256]; /* the tracker's stderr */
-
-/* Starts argv[0] from the build's bin/ with stdout to a pipe (*out_fd, or
- * /dev/null when NULL) and stderr appended to g_log. */
-static pid_t spawn(const char *const *argv, int *out_fd) {
-    int p[2] = {-1, -1};
-    if (out_fd && pipe(p) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int out = out_fd ? p[1] : open("/dev/null", O_WRONLY);
-        int err = open(g_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(out, 1);
-        if (err >= 0)
-            dup2(err, 2);
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", DLC_BIN_DIR, argv[0]);
-        execv(path, (char *const *)argv);
-        _exit(127);
-    }
-    if (out_fd) {
-        close(p[1]);
-        *out_fd = p[0];
-    }
-    return pid;
-}
-
-static void stop(pid_t pid, int sig) {
-    if (pid > 0) {
-        kill(pid, sig);
-        waitpid(pid, NULL, 0);
-    }
-}
-
-/* Starts dlc-tracker on port ("0": any) and returns its pid; *port_out gets the port. */
-static pid_t start_tracker(const char *port, const char *max_frame, int *port_out) {
-    const char *argv[] = {"dlc-tracker", "--port", port, "--heartbeat", HB, "--grace", "2", "--max-frame", max_frame,
-                          "--log-level", "info", NULL};
-    int fd;
-    pid_t pid = spawn(argv, &fd);
-    assert_true(pid > 0);
-    char line[256] = "";
-    size_t n = 0;
-    struct pollfd pfd = {fd, POLLIN, 0};
-    while (n < sizeof line - 1 && poll(&pfd, 1, 10000) > 0) { /* "dlc-tracker listening on tcp://127.0.0.1:P\n" */
-        ssize_t r = read(fd, line + n, 1);
-        if (r <= 0 || line[n] == '\n')
-            break;
-        n += (size_t)r;
-    }
-    line[n] = '\0';
-    close(fd);
-    const char *colon = strrchr(line, ':');
-    if (colon == NULL)
-        fail_msg("tracker did not start: '%s'", line);
-    *port_out = atoi(colon + 1);
-    return pid;
-}
-
-static pid_t start_server(int port, const char *key, const char *wrapper) {
-    char tracker[64];
-    snprintf(tracker, sizeof tracker, "127.0.0.1:%d", port);
-    const char *argv[] = {"dlc-rpc-server", "--tracker", tracker, "--key", key, "--heartbeat", HB,
-                          wrapper ? "--exec-wrapper" : NULL, wrapper, NULL};
-    pid_t pid = spawn(argv, NULL);
-    assert_true(pid > 0);
-    return pid;
-}
-
-static dlc_client_t *client_for(int port) {
-    char tracker[64];
-    snprintf(tracker, sizeof tracker, "127.0.0.1:%d", port);
-    dlc_client_t *c = dlc_client_new(tracker);
-    assert_non_null(c);
-    return c;
-}
-
-static int count_in_log(const char *what) {
-    char *text;
-    size_t len;
-    if (dlc_file_read(g_log, &text, &len) < 0)
-        return 0;
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, what)); p++)
-        n++;
-    free(text);
-    return n;
-}
 
 static void submit_noops(dlc_client_t *c, int n, int sleep_ms) {
     char manifest[64];
@@ -140,27 +46,26 @@ static int collect(dlc_client_t *c, int *counts, int max_id, int want, double de
 }
 
 static int setup(void **state) {
-    snprintf(g_log, sizeof g_log, "/tmp/dlc-test-fleet-%ld.log", (long)getpid());
-    signal(SIGPIPE, SIG_IGN);
+    fleet_setup("test-fleet");
     return 0;
 }
 
 static int teardown(void **state) {
-    unlink(g_log);
+    fleet_teardown();
     return 0;
 }
 
 static void test_server_killed_mid_run(void **state) {
     enum { N = 300 };
     int port, counts[N + 1] = {0}, errors = 0;
-    pid_t tr = start_tracker("0", "83886080", &port);
-    pid_t s[4] = {start_server(port, "noop", NULL), start_server(port, "noop", NULL), start_server(port, "noop", NULL)};
-    dlc_client_t *c = client_for(port);
+    pid_t tr = fleet_start_tracker("0", "83886080", &port);
+    pid_t s[4] = {fleet_start_server(port, "noop", NULL), fleet_start_server(port, "noop", NULL), fleet_start_server(port, "noop", NULL)};
+    dlc_client_t *c = fleet_client(port);
     submit_noops(c, N, 15);
     double deadline = dlc_now() + 40;
     int got = collect(c, counts, N, N / 3, deadline, &errors);
-    stop(s[0], SIGKILL); /* mid-job: each server is always busy here */
-    s[3] = start_server(port, "noop", NULL);
+    fleet_stop(s[0], SIGKILL); /* mid-job: each server is always busy here */
+    s[3] = fleet_start_server(port, "noop", NULL);
     got += collect(c, counts, N, N - got, deadline, &errors);
     char *status = NULL;
     assert_int_equal(dlc_client_status(c, 3000, &status), 0);
@@ -174,23 +79,23 @@ static void test_server_killed_mid_run(void **state) {
     free(status);
     dlc_client_destroy(&c);
     for (int i = 0; i < 4; i++)
-        stop(s[i], SIGTERM);
-    stop(tr, SIGTERM);
+        fleet_stop(s[i], SIGTERM);
+    fleet_stop(tr, SIGTERM);
 }
 
 static void test_tracker_restarted_mid_run(void **state) {
     enum { N = 200 };
     int port, port2, counts[N + 1] = {0}, errors = 0;
-    pid_t tr = start_tracker("0", "83886080", &port);
-    pid_t s[2] = {start_server(port, "noop", NULL), start_server(port, "noop", NULL)};
-    dlc_client_t *c = client_for(port);
+    pid_t tr = fleet_start_tracker("0", "83886080", &port);
+    pid_t s[2] = {fleet_start_server(port, "noop", NULL), fleet_start_server(port, "noop", NULL)};
+    dlc_client_t *c = fleet_client(port);
     submit_noops(c, N, 10);
     double deadline = dlc_now() + 50;
     int got = collect(c, counts, N, N / 4, deadline, &errors);
-    stop(tr, SIGKILL);
+    fleet_stop(tr, SIGKILL);
     char p[16];
     snprintf(p, sizeof p, "%d", port);
-    tr = start_tracker(p, "83886080", &port2);
+    tr = fleet_start_tracker(p, "83886080", &port2);
     assert_int_equal(port2, port);
     got += collect(c, counts, N, N - got, deadline, &errors);
     print_message("%d results after a tracker restart; %lld jobs resubmitted\n", got,
@@ -202,15 +107,15 @@ static void test_tracker_restarted_mid_run(void **state) {
     assert_true(dlc_client_resubmitted(c) > 0);
     dlc_client_destroy(&c);
     for (int i = 0; i < 2; i++)
-        stop(s[i], SIGTERM);
-    stop(tr, SIGTERM);
+        fleet_stop(s[i], SIGTERM);
+    fleet_stop(tr, SIGTERM);
 }
 
 static void test_bad_frames_rejected(void **state) {
     int port;
-    int before = count_in_log("rejected");
-    pid_t tr = start_tracker("0", "65536", &port);
-    pid_t s = start_server(port, "noop", NULL);
+    int before = fleet_count_in_log("rejected");
+    pid_t tr = fleet_start_tracker("0", "65536", &port);
+    pid_t s = fleet_start_server(port, "noop", NULL);
     void *ctx = zmq_ctx_new(), *raw = zmq_socket(ctx, ZMQ_DEALER);
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
@@ -235,16 +140,16 @@ static void test_bad_frames_rejected(void **state) {
     zmq_close(raw);
     zmq_ctx_term(ctx);
 
-    dlc_client_t *c = client_for(port); /* the tracker still serves */
+    dlc_client_t *c = fleet_client(port); /* the tracker still serves */
     int counts[3] = {0}, errors = 0;
     submit_noops(c, 2, 1);
     assert_int_equal(collect(c, counts, 2, 2, dlc_now() + 10, &errors), 2);
     dlc_client_destroy(&c);
-    int rejected = count_in_log("rejected") - before;
+    int rejected = fleet_count_in_log("rejected") - before;
     print_message("%d 'rejected' log lines\n", rejected);
     assert_true(rejected >= 5);
-    stop(s, SIGTERM);
-    stop(tr, SIGTERM);
+    fleet_stop(s, SIGTERM);
+    fleet_stop(tr, SIGTERM);
 }
 
 /* ---- real measurements through the fleet ---- */
@@ -268,7 +173,8 @@ static const char kernels[] =
     "int32_t twice_hang(void *const *d) { volatile int x = 1; while (x) {} return 0; }\n"
     "DESC(twice_hang, \"twice_ref\");\n";
 
-static void test_real_measurements(void **state) {
+/* The kernels above built for the host; the bytes are the caller's. */
+static char *build_kernels(size_t *len) {
     dlc_target_t t;
     dlc_build_result_t br;
     dlc_strbuf_t sb;
@@ -279,12 +185,17 @@ static void test_real_measurements(void **state) {
         fail_msg("build: %s", dlc_last_error());
     dlc_strbuf_free(&sb);
     char *so;
+    assert_int_equal(dlc_file_read(br.so_path, &so, len), 0);
+    return so;
+}
+
+static void test_real_measurements(void **state) {
     size_t len;
-    assert_int_equal(dlc_file_read(br.so_path, &so, &len), 0);
+    char *so = build_kernels(&len);
     int port;
-    pid_t tr = start_tracker("0", "83886080", &port);
-    pid_t s = start_server(port, "x86", NULL);
-    dlc_client_t *c = client_for(port);
+    pid_t tr = fleet_start_tracker("0", "83886080", &port);
+    pid_t s = fleet_start_server(port, "x86", NULL);
+    dlc_client_t *c = fleet_client(port);
     static const struct {
         const char *entry;
         int error_no;
@@ -317,8 +228,146 @@ static void test_real_measurements(void **state) {
     }
     free(so);
     dlc_client_destroy(&c);
-    stop(s, SIGTERM);
-    stop(tr, SIGTERM);
+    fleet_stop(s, SIGTERM);
+    fleet_stop(tr, SIGTERM);
+}
+
+/* ---- cancelling a job that a server runs ---- */
+
+/* A DEALER socket speaking the protocol as a client does, so that the test
+ * sees every frame the tracker sends, not only what dlc_client lets through. */
+static void *raw_client(void *ctx, int port) {
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0;
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port);
+    assert_int_equal(zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof zero), 0);
+    assert_int_equal(zmq_connect(sock, ep), 0);
+    return sock;
+}
+
+static void raw_send(void *sock, const dlc_msg_t *m) {
+    void *buf;
+    size_t len;
+    assert_int_equal(dlc_msg_encode(m, &buf, &len), 0);
+    assert_int_equal(zmq_send(sock, buf, len, 0), (int)len);
+    free(buf);
+}
+
+static void raw_submit_noop(void *sock, uint64_t id, int sleep_ms) {
+    char manifest[64];
+    snprintf(manifest, sizeof manifest, "{\"noop\":true,\"sleep_ms\":%d}", sleep_ms);
+    dlc_msg_t m = {.type = DLC_MSG_SUBMIT, .job_id = id, .key = "noop", .manifest = manifest,
+                   .measure = dlc_msg_measure_default()};
+    m.measure.timeout_s = 60;
+    raw_send(sock, &m);
+}
+
+/* Every RESULT the tracker sends within timeout_ms: counts[job]++ (jobs 1..2);
+ * *when gets the time job 2's arrived. */
+static void raw_results(void *sock, int timeout_ms, int counts[3], double *when) {
+    double deadline = dlc_now() + timeout_ms / 1000.0;
+    for (double left; (left = deadline - dlc_now()) > 0;) {
+        zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&it, 1, (long)(left * 1000) + 1) <= 0)
+            continue;
+        zmq_msg_t msg;
+        zmq_msg_init(&msg);
+        assert_true(zmq_msg_recv(&msg, sock, 0) >= 0);
+        dlc_msg_t m;
+        assert_int_equal(dlc_msg_decode(zmq_msg_data(&msg), zmq_msg_size(&msg), &m), 0);
+        if (m.type == DLC_MSG_RESULT) {
+            assert_true(m.job_id == 1 || m.job_id == 2);
+            counts[m.job_id]++;
+            if (m.job_id == 2) {
+                *when = dlc_now();
+                assert_int_equal(m.error_no, 0);
+                deadline = dlc_now() + 0.5; /* and a while longer for a stray result of job 1 */
+            }
+        }
+        dlc_msg_free(&m);
+        zmq_msg_close(&msg);
+    }
+}
+
+/* Job 1 sleeps 30 s on the only server; cancelled while it runs, the server
+ * drops it and runs job 2 at once; the tracker sends no result for job 1. */
+static void test_cancel_running_noop(void **state) {
+    int port, counts[3] = {0};
+    pid_t tr = fleet_start_tracker("0", "83886080", &port);
+    pid_t s = fleet_start_server(port, "noop", NULL);
+    dlc_client_t *c = fleet_client(port); /* for status */
+    void *ctx = zmq_ctx_new(), *raw = raw_client(ctx, port);
+    raw_submit_noop(raw, 1, 30000);
+    assert_int_equal(fleet_wait_jobs(c, "running", 1, 10), 1);
+    double t0 = dlc_now(), t2 = 0;
+    raw_send(raw, &(dlc_msg_t){.type = DLC_MSG_CANCEL, .job_id = 1});
+    raw_submit_noop(raw, 2, 1);
+    raw_results(raw, 10000, counts, &t2);
+    print_message("job 2 done %.3f s after job 1 was cancelled; results: job 1 %d, job 2 %d\n", t2 - t0, counts[1],
+                  counts[2]);
+    assert_int_equal(counts[1], 0);
+    assert_int_equal(counts[2], 1);
+    assert_true(t2 - t0 < 3.0); /* not after job 1's 30 s */
+    json_t *st = fleet_status(c);
+    json_t *key = json_array_get(json_object_get(st, "keys"), 0);
+    assert_int_equal(fleet_jobs(st, "cancelled"), 1);
+    assert_int_equal(fleet_jobs(st, "done"), 1);
+    assert_int_equal(fleet_jobs(st, "failed"), 0);
+    assert_int_equal(fleet_jobs(st, "running"), 0);
+    assert_int_equal(json_integer_value(json_object_get(key, "free")), 1);
+    json_decref(st);
+    zmq_close(raw);
+    zmq_ctx_term(ctx);
+    dlc_client_destroy(&c);
+    fleet_stop(s, SIGTERM);
+    fleet_stop(tr, SIGTERM);
+}
+
+/* A hanging kernel measured in the sandbox, cancelled through the client
+ * API: the sandbox kills it, and the next measurement runs at once. */
+static void test_cancel_running_measurement(void **state) {
+    size_t len;
+    char *so = build_kernels(&len);
+    int port;
+    pid_t tr = fleet_start_tracker("0", "83886080", &port);
+    pid_t s = fleet_start_server(port, "x86", NULL);
+    dlc_client_t *c = fleet_client(port);
+    dlc_client_job_t job = {.key = "x86", .artifact = so, .artifact_len = len,
+                            .manifest = "{\"entry\":\"twice_hang\",\"target\":\"llvm\"}",
+                            .measure = dlc_msg_measure_default()};
+    job.measure.timeout_s = 30;
+    uint64_t hang, good;
+    assert_int_equal(dlc_client_submit(c, &job, &hang), 0);
+    assert_int_equal(fleet_wait_jobs(c, "running", 1, 10), 1);
+    usleep(300000); /* the runner is spinning by now */
+    double t0 = dlc_now();
+    assert_int_equal(dlc_client_cancel(c, hang), 0);
+    assert_int_equal(dlc_client_pending(c), 0);
+    job.manifest = "{\"entry\":\"twice\",\"target\":\"llvm\"}";
+    job.measure.timeout_s = 10;
+    assert_int_equal(dlc_client_submit(c, &job, &good), 0);
+    dlc_client_result_t r[4];
+    int n = 0;
+    while (n == 0 && dlc_now() < t0 + 20)
+        n = dlc_client_poll(c, 500, r, 4);
+    double t = dlc_now() - t0;
+    print_message("the next measurement came %.2f s after the cancel: %d %s\n", t, n ? r[0].error_no : -1,
+                  n ? r[0].message : "");
+    assert_int_equal(n, 1);
+    assert_true(r[0].job_id == good);
+    assert_int_equal(r[0].error_no, 0);
+    assert_true(t < 10); /* the hang would hold the server for 30 s + the grace */
+    assert_int_equal(dlc_client_poll(c, 300, r, 4), 0);
+    json_t *st = fleet_status(c);
+    assert_int_equal(fleet_jobs(st, "cancelled"), 1);
+    assert_int_equal(fleet_jobs(st, "done"), 1);
+    assert_int_equal(fleet_jobs(st, "running"), 0);
+    json_decref(st);
+    free(so);
+    dlc_client_destroy(&c);
+    fleet_stop(s, SIGTERM);
+    fleet_stop(tr, SIGTERM);
 }
 
 int main(void) {
@@ -327,6 +376,8 @@ int main(void) {
         cmocka_unit_test(test_tracker_restarted_mid_run),
         cmocka_unit_test(test_bad_frames_rejected),
         cmocka_unit_test(test_real_measurements),
+        cmocka_unit_test(test_cancel_running_noop),
+        cmocka_unit_test(test_cancel_running_measurement),
     };
     return cmocka_run_group_tests_name("fleet", tests, setup, teardown);
 }
