@@ -16,18 +16,7 @@
 #include <cmocka.h>
 
 #include "cli_run.h"
-
-static pid_t spawn(const char *const *argv) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
+#include "../tracker/fleet_procs.h"
 
 static int have(const char *prog) {
     char cmd[256];
@@ -46,15 +35,12 @@ static void test_usage(void **state) {
 }
 
 static void test_measured_on_fleet(void **state) {
-    char port[16], addr[32];
-    snprintf(port, sizeof port, "%d", 21000 + (int)(getpid() % 20000));
-    snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
-    const char *tr[] = {DLC_TRACKER_EXE, "--port", port, NULL};
-    const char *host[] = {DLC_RPC_SERVER_EXE, "--tracker", addr, "--key", "host", NULL};
-    const char *arm[] = {DLC_RPC_SERVER_EXE, "--tracker", addr, "--key", "aarch64", "--exec-wrapper",
-                         "qemu-aarch64 -L /usr/aarch64-linux-gnu", NULL};
-    int cross = have("qemu-aarch64") && have("aarch64-linux-gnu-gcc");
-    pid_t t = spawn(tr), h = spawn(host), a = cross ? spawn(arm) : 0;
+    fleet_setup("test-dlc-build-fleet");
+    int port, cross = have("qemu-aarch64") && have("aarch64-linux-gnu-gcc");
+    pid_t t = fleet_start_tracker("0", "83886080", &port), h = fleet_start_server(port, "host", NULL);
+    pid_t a = cross ? fleet_start_server(port, "aarch64", "qemu-aarch64 -L /usr/aarch64-linux-gnu") : 0;
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     run_t r = dlc_build("--op", "dense:5,17,9", "--run", "--json", "--repeat", "2", "--tracker", addr, "--key", "host",
                         NULL);
     expect_exit(&r, 0, "measured on the host server");
@@ -72,14 +58,10 @@ static void test_measured_on_fleet(void **state) {
     } else {
         print_message("qemu-aarch64 or aarch64-linux-gnu-gcc missing: aarch64 server not tested\n");
     }
-    kill(h, SIGTERM);
-    if (a > 0)
-        kill(a, SIGTERM);
-    kill(t, SIGTERM);
-    waitpid(h, NULL, 0);
-    if (a > 0)
-        waitpid(a, NULL, 0);
-    waitpid(t, NULL, 0);
+    fleet_stop(h, SIGTERM);
+    fleet_stop(a, SIGTERM);
+    fleet_stop(t, SIGTERM);
+    fleet_teardown();
 }
 
 int main(void) {

@@ -19,6 +19,7 @@
 
 #include "db/dlc_db.h"
 #include "tuner/dlc_tune.h"
+#include "../tracker/fleet_procs.h"
 
 static char g_dir[1024];
 
@@ -391,26 +392,12 @@ static void test_cli_resume_after_kill(void **state) {
 
 /* The same pipeline measuring on a fleet: a tracker and one server on
  * 127.0.0.1, started and stopped by the test. */
-static pid_t spawn(const char *const *argv) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    return pid;
-}
-
 static void test_tune_on_fleet(void **state) {
-    char port[16], addr[32];
-    snprintf(port, sizeof port, "%d", 20000 + (int)(getpid() % 20000));
-    snprintf(addr, sizeof addr, "127.0.0.1:%s", port);
-    const char *tr[] = {DLC_TRACKER_EXE, "--port", port, NULL};
-    const char *srv[] = {DLC_RPC_SERVER_EXE, "--tracker", addr, "--key", "host", NULL};
-    pid_t t = spawn(tr), r = spawn(srv);
-    assert_true(t > 0 && r > 0);
+    fleet_setup("test-tune");
+    int port;
+    pid_t t = fleet_start_tracker("0", "83886080", &port), r = fleet_start_server(port, "host", NULL);
+    char addr[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
     dlc_db_t *db = dlc_db_open(scratch("fleet.db"), 0);
     dlc_task_t *task = task_of("dense:5,24,16", "dense_pack.x86");
     dlc_measurer_opts_t mo = quick_opts();
@@ -436,10 +423,9 @@ static void test_tune_on_fleet(void **state) {
     dlc_measurer_destroy(&m);
     dlc_task_destroy(&task);
     dlc_db_close(&db);
-    kill(r, SIGTERM);
-    kill(t, SIGTERM);
-    waitpid(r, NULL, 0);
-    waitpid(t, NULL, 0);
+    fleet_stop(r, SIGTERM);
+    fleet_stop(t, SIGTERM);
+    fleet_teardown();
 }
 
 int main(void) {
