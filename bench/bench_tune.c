@@ -61,7 +61,7 @@ static const btask_t k_eff[] = {
 typedef struct {
     const char *mode, *db_path, *only;
     int64_t trials;
-    int seeds, threads, final_repeat;
+    int seeds, first_seed, threads, final_repeat;
     double final_ms;
     dlc_tuner_kind_t tuner;
 } opts_t;
@@ -70,18 +70,18 @@ static dlc_target_t g_target;
 
 static void usage(FILE *f) {
     fputs("usage: bench_tune peers|efficiency|throughput [--trials N] [--tuner KIND] [--db PATH]\n"
-          "                  [--only SUBSTR] [--seeds S] [--threads T]\n"
+          "                  [--only SUBSTR] [--seeds S] [--first-seed F] [--threads T]\n"
           "  peers       tune the dense and ResNet-18 conv2d tasks (default 1000 trials each; rerun with\n"
           "              the same --db resumes), then best config vs OpenBLAS / oneDNN at 1 and 2 threads\n"
           "  efficiency  xgb, random and ga on 4 tasks x --seeds (default 3) runs of --trials (default 300):\n"
-          "              trials to reach 95% of the best any tuner found\n"
+          "              trials to reach 95% of the best any tuner found (seeds F..F+S-1, F default 1)\n"
           "  throughput  trials/s for small kernels (--trials, default 128), and where the time goes\n"
           "  --threads T threads of the kernels while tuning (default 2)\n",
           f);
 }
 
 static int parse(int argc, char **argv, opts_t *o) {
-    *o = (opts_t){.db_path = "bench-tune.db", .seeds = 3, .threads = 2, .final_repeat = 10, .final_ms = 50,
+    *o = (opts_t){.db_path = "bench-tune.db", .seeds = 3, .first_seed = 1, .threads = 2, .final_repeat = 10, .final_ms = 50,
                   .tuner = DLC_TUNER_XGB};
     if (argc < 2 || (strcmp(argv[1], "peers") && strcmp(argv[1], "efficiency") && strcmp(argv[1], "throughput")))
         return -1;
@@ -101,6 +101,8 @@ static int parse(int argc, char **argv, opts_t *o) {
             o->only = v;
         else if (!strcmp(a, "--seeds"))
             o->seeds = atoi(v);
+        else if (!strcmp(a, "--first-seed"))
+            o->first_seed = atoi(v);
         else if (!strcmp(a, "--threads"))
             o->threads = atoi(v);
         else
@@ -258,7 +260,7 @@ static int run_efficiency(const opts_t *o) {
         dlc_task_t *task = make_task(bt);
         if (!task)
             return 2;
-        for (int seed = 1; seed <= o->seeds; seed++) {
+        for (int seed = o->first_seed; seed < o->first_seed + o->seeds; seed++) {
             curve_t c[NK];
             double best = 0;
             for (int k = 0; k < NK; k++) {
