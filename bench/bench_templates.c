@@ -61,16 +61,6 @@ static dlc_target_t g_target;
 
 /* ---- measuring ---- */
 
-static int error_of(int rc, const dlc_measure_result_t *r) {
-    if (rc < 0) return DLC_MEASURE_RUNTIME_DEVICE;
-    switch (r->status) {
-    case 0: return r->checked && !r->verified ? DLC_MEASURE_WRONG_ANSWER : DLC_MEASURE_NO_ERROR;
-    case DLC_ETIMEOUT: return DLC_MEASURE_RUN_TIMEOUT;
-    case DLC_EWRONG: return DLC_MEASURE_WRONG_ANSWER;
-    default: return DLC_MEASURE_RUNTIME_DEVICE;
-    }
-}
-
 /* Appends one TVM v0.2 record for a trial to the log. */
 static void log_trial(FILE *log, dlc_task_t *task, const bench_trial_t *t, const dlc_measure_result_t *r, double all_cost) {
     if (!log) return;
@@ -123,7 +113,7 @@ static int measure_trials(dlc_task_t *task, bench_trial_t *trials, int n, const 
             char entry[32];
             bench_entry_name(t->index, entry, sizeof entry);
             int rc = dlc_measure(&g_target, t->so, entry, &mo, &r);
-            t->error_no = error_of(rc, &r);
+            t->error_no = dlc_measure_error_no(rc, &r, 0, NULL, 0);
             cut += cutting && t->error_no == DLC_MEASURE_RUN_TIMEOUT;
             if (!t->error_no) t->cost = r.mean_s;
             else if (t->error_no == DLC_MEASURE_WRONG_ANSWER)
@@ -153,8 +143,7 @@ static double measure_final(const char *so, int64_t index, int threads, const op
     dlc_measure_result_t r;
     int rc = dlc_measure(&g_target, so, entry, &mo, &r);
     *err = rc == 0 ? r.max_abs_err : 0;
-    int e = error_of(rc, &r);
-    if (!e && !r.verified) e = DLC_MEASURE_WRONG_ANSWER; /* not checked counts as wrong here */
+    int e = dlc_measure_error_no(rc, &r, 1, NULL, 0); /* not checked counts as wrong here */
     *wrong = e == DLC_MEASURE_WRONG_ANSWER;
     if (e) {
         fprintf(stderr, "config %lld at %d threads: %s: %s\n", (long long)index, threads, dlc_measure_error_name(e),

@@ -97,6 +97,13 @@ typedef struct {
  * or a negative code when the runner could not be started. */
 int dlc_measure(const dlc_target_t *target, const char *so_path, const char *entry, const dlc_measure_opts_t *opts,
                 dlc_measure_result_t *res);
+/* TVM's error number (dlc_measure_error_t) for the outcome of dlc_measure:
+ * rc is what it returned, r its result. A failed run is RUNTIME_DEVICE, a
+ * timeout RUN_TIMEOUT, a mismatch with the reference WRONG_ANSWER; a run
+ * whose output was not verified counts as WRONG_ANSWER when it was checked,
+ * or always with must_verify. msg (cap bytes; may be NULL) gets the reason
+ * ("" for NO_ERROR). */
+int dlc_measure_error_no(int rc, const dlc_measure_result_t *r, int must_verify, char *msg, size_t cap);
 /* Path of the dlc-runner executable for a target (built on demand for cross
  * targets into the cache). */
 int dlc_runner_path(const dlc_target_t *target, char out[PATH_MAX]);

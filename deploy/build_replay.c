@@ -313,24 +313,17 @@ static void run_one(replay_t *r, rentry_t *e) {
     if (!r->o->min_repeat_given)
         mo.min_repeat_ms = 10;
     dlc_measure_result_t mr;
-    if (dlc_measure(&r->targets[e->target].tgt, e->so_path, e->entry, &mo, &mr) < 0) {
-        fail_entry(e, DLC_MEASURE_RUNTIME_DEVICE, dlc_last_error());
-        return;
-    }
-    e->max_abs_err = mr.max_abs_err;
-    e->mean_s = mr.mean_s;
+    int rc = dlc_measure(&r->targets[e->target].tgt, e->so_path, e->entry, &mo, &mr);
     char msg[640];
-    if (mr.status == 0 && mr.verified) {
-        e->verified = 1;
-    } else if (mr.status == DLC_ETIMEOUT) {
-        fail_entry(e, DLC_MEASURE_RUN_TIMEOUT, mr.message);
-    } else if (mr.status == 0 || mr.status == DLC_EWRONG) {
-        snprintf(msg, sizeof msg, "max_abs_err %g%s%s", mr.max_abs_err, mr.message[0] ? ": " : "", mr.message);
-        fail_entry(e, DLC_MEASURE_WRONG_ANSWER, msg);
-    } else {
-        snprintf(msg, sizeof msg, "%s: %s", dlc_status_name(mr.status), mr.message);
-        fail_entry(e, DLC_MEASURE_RUNTIME_DEVICE, msg);
+    int err = dlc_measure_error_no(rc, &mr, 1, msg, sizeof msg);
+    if (rc == 0) {
+        e->max_abs_err = mr.max_abs_err;
+        e->mean_s = mr.mean_s;
     }
+    if (err == DLC_MEASURE_NO_ERROR)
+        e->verified = 1;
+    else
+        fail_entry(e, err, msg);
 }
 
 static double gflops(double flops, double s) { return s > 0 ? flops / s / 1e9 : 0; }

@@ -377,22 +377,13 @@ static void measure_local(sub_t *b, dlc_trial_fn cb, void *user) {
             double t0 = dlc_now();
             int rc = dlc_measure(dlc_task_target(b->task), b->so[i], b->entry[i], &b->m->o.mo, &mr);
             t->run_s = dlc_now() - t0;
-            if (rc < 0) {
-                fail(t, DLC_MEASURE_RUNTIME_DEVICE, dlc_last_error());
-            } else if (mr.status == 0 && (mr.verified || !b->m->o.mo.check)) {
+            char msg[sizeof t->message];
+            int e = dlc_measure_error_no(rc, &mr, b->m->o.mo.check, msg, sizeof msg);
+            if (e == DLC_MEASURE_NO_ERROR) {
                 t->n_costs = mr.n_costs;
                 memcpy(t->costs, mr.costs, sizeof t->costs);
-            } else if (mr.status == DLC_ETIMEOUT) {
-                fail(t, DLC_MEASURE_RUN_TIMEOUT, mr.message);
-            } else if (mr.status == 0 || mr.status == DLC_EWRONG) {
-                char msg[600];
-                snprintf(msg, sizeof msg, "max_abs_err %g%s%s", mr.max_abs_err, mr.message[0] ? ": " : "",
-                         mr.message);
-                fail(t, DLC_MEASURE_WRONG_ANSWER, msg);
             } else {
-                char msg[600];
-                snprintf(msg, sizeof msg, "%s: %s", dlc_status_name(mr.status), mr.message);
-                fail(t, DLC_MEASURE_RUNTIME_DEVICE, msg);
+                fail(t, e, msg);
             }
         }
         finish_trial(b->task, t);

@@ -147,6 +147,33 @@ done:
     return rc;
 }
 
+int dlc_measure_error_no(int rc, const dlc_measure_result_t *r, int must_verify, char *msg, size_t cap) {
+    char buf[800];
+    int e;
+    if (rc < 0) {
+        e = DLC_MEASURE_RUNTIME_DEVICE;
+        snprintf(buf, sizeof buf, "%s", dlc_last_error());
+    } else if (r->status == 0 && (r->verified || (!must_verify && !r->checked))) {
+        e = DLC_MEASURE_NO_ERROR;
+        buf[0] = '\0';
+    } else if (r->status == DLC_ETIMEOUT) {
+        e = DLC_MEASURE_RUN_TIMEOUT;
+        snprintf(buf, sizeof buf, "%s", r->message);
+    } else if (r->status == 0 || r->status == DLC_EWRONG) {
+        e = DLC_MEASURE_WRONG_ANSWER;
+        snprintf(buf, sizeof buf, "max_abs_err %g%s%s", r->max_abs_err, r->message[0] ? ": " : "", r->message);
+    } else {
+        e = DLC_MEASURE_RUNTIME_DEVICE;
+        snprintf(buf, sizeof buf, "%s: %s", dlc_status_name(r->status), r->message);
+    }
+    if (msg && cap > 0) {
+        size_t n = strlen(buf) < cap ? strlen(buf) : cap - 1; /* long runner messages: the head is enough */
+        memcpy(msg, buf, n);
+        msg[n] = '\0';
+    }
+    return e;
+}
+
 int dlc_measure(const dlc_target_t *target, const char *so_path, const char *entry, const dlc_measure_opts_t *opts,
                 dlc_measure_result_t *res) {
     static const dlc_measure_opts_t defaults = DLC_MEASURE_OPTS_DEFAULT;

@@ -62,6 +62,11 @@ pid_t fleet_start_tracker(const char *port, const char *max_frame, int *port_out
     int fd;
     pid_t pid = fleet_spawn(argv, &fd);
     assert_true(pid > 0);
+    *port_out = fleet_read_port(fd);
+    return pid;
+}
+
+int fleet_read_port(int fd) {
     char line[256] = "";
     size_t n = 0;
     struct pollfd pfd = {fd, POLLIN, 0};
@@ -76,8 +81,7 @@ pid_t fleet_start_tracker(const char *port, const char *max_frame, int *port_out
     const char *colon = strrchr(line, ':');
     if (colon == NULL)
         fail_msg("tracker did not start: '%s'", line);
-    *port_out = atoi(colon + 1);
-    return pid;
+    return atoi(colon + 1);
 }
 
 pid_t fleet_start_server(int port, const char *key, const char *wrapper) {

@@ -26,6 +26,9 @@ void fleet_stop(pid_t pid, int sig);
 /* Starts dlc-tracker on port ("0": any free one; max_frame in bytes) and
  * returns its pid; *port_out gets the port it listens on. */
 pid_t fleet_start_tracker(const char *port, const char *max_frame, int *port_out);
+/* Reads the tracker's first stdout line ("... listening on tcp://H:P") from
+ * fd within 10 s, closes fd and returns P; fails the test without one. */
+int fleet_read_port(int fd);
 /* Starts dlc-rpc-server for key (wrapper: --exec-wrapper, or NULL). */
 pid_t fleet_start_server(int port, const char *key, const char *wrapper);
 dlc_client_t *fleet_client(int port);

@@ -23,6 +23,7 @@
 
 #include "support/dlc_support.h"
 #include "tracker/dlc_client.h"
+#include "fleet_procs.h"
 
 #define HB "0.2" /* heartbeat seconds of every process in these tests */
 
@@ -117,21 +118,7 @@ static pid_t start_tracker(const char *const *extra, int *port) {
     int fd;
     pid_t pid = spawn(argv, NULL, &fd);
     assert_true(pid > 0);
-    char line[256] = "";
-    size_t len = 0;
-    struct pollfd pfd = {fd, POLLIN, 0};
-    while (len < sizeof line - 1 && poll(&pfd, 1, 10000) > 0) { /* "dlc-tracker listening on tcp://127.0.0.1:P\n" */
-        ssize_t r = read(fd, line + len, 1);
-        if (r <= 0 || line[len] == '\n')
-            break;
-        len += (size_t)r;
-    }
-    line[len] = '\0';
-    close(fd);
-    const char *colon = strrchr(line, ':');
-    if (colon == NULL)
-        fail_msg("tracker did not start: '%s'", line);
-    *port = atoi(colon + 1);
+    *port = fleet_read_port(fd);
     return pid;
 }
 
