@@ -121,6 +121,14 @@ static void on_exit_cb(uv_process_t *p, int64_t exit_status, int term_signal) {
 
 static void on_timeout(uv_timer_t *t) {
     proc_job_t *job = t->data;
+    /* libuv's timers run on the loop's cached coarse clock; a test once saw a
+     * 120 s limit reported after a few seconds. Only our own clock decides. */
+    double left = job->pool->specs[job->idx].timeout_s - (dlc_now() - job->start);
+    if (!job->exited && left > 0.001) {
+        uv_update_time(t->loop);
+        uv_timer_start(t, on_timeout, (uint64_t)(left * 1000.0) + 1, 0);
+        return;
+    }
     if (!job->exited) {
         job->timed_out = 1;
         if (job->proc.pid > 0)
