@@ -57,6 +57,9 @@ typedef struct {
     uint64_t seed;
     /* XGB */
     int plan_size;               /* configs per plan; the model retrains after each (64) */
+    int first_fit;               /* results before the first fit (32; AutoTVM: plan_size). Fits
+                                  * follow at 2x, 4x... until plan_size apart, so the model
+                                  * steers from trial 33, not 65 (the pipeline asks for 16 at a time) */
     double epsilon;              /* fraction of each plan drawn at random (0.05) */
     int n_features;              /* length of a feature vector */
     dlc_tuner_feature_fn features; /* required for XGB */
@@ -89,7 +92,8 @@ int dlc_tuner_next_batch(dlc_tuner_t *t, int64_t *out, int max);
 /* Measured results: score[i] is the throughput of index[i] (higher is
  * better; 0 for a failed config). Indices the tuner never proposed (records
  * of an interrupted run) are accepted and marked as visited. The XGB tuner
- * retrains its model once plan_size new results arrived since the last fit. */
+ * retrains its model at first_fit results, then each time the results have
+ * doubled, then every plan_size new results. */
 int dlc_tuner_update(dlc_tuner_t *t, const int64_t *index, const double *score, int n);
 /* Transfer learning (XGB; the others ignore it, returning 0): rows measured on
  * other tasks, n_features wide, grouped as in dlc_costmodel_fit. They join

@@ -30,6 +30,7 @@ void dlc_tuner_opts_default(dlc_tuner_opts_t *o, dlc_tuner_kind_t kind) {
     o->kind = kind;
     o->seed = 42;
     o->plan_size = 64;
+    o->first_fit = 32;
     o->epsilon = 0.05;
     o->loss = DLC_COSTMODEL_RANK;
     o->sa_parallel = 128;
@@ -150,6 +151,7 @@ static int check_opts(const dlc_space_t *sp, const dlc_tuner_opts_t *o) {
             return dlc_error(DLC_EINVAL, "tuner xgb: needs a feature callback and n_features > 0 (have %d)",
                              o->n_features);
         if (o->plan_size < 1) return dlc_error(DLC_EINVAL, "tuner xgb: plan_size %d below 1", o->plan_size);
+        if (o->first_fit < 0) return dlc_error(DLC_EINVAL, "tuner xgb: first_fit %d below 0", o->first_fit);
         if (!(o->epsilon >= 0 && o->epsilon <= 1))
             return dlc_error(DLC_EINVAL, "tuner xgb: epsilon %g not in [0, 1]", o->epsilon);
         if (o->sa_parallel < 1 || o->sa_steps < 0)

@@ -2,9 +2,10 @@
  * XGBoostCostModel: features come from the caller's callback, fetched only
  * for points that are scored and cached per index; the model is retrained on
  * every result (plus transfer-learning history, as separate groups) after
- * each plan_size results; a plan is the annealing's best predicted unvisited
- * configs, thinned by a diversity filter, plus an epsilon share of random
- * ones. Before any model exists plans are random. */
+ * first_fit results, then as they double, then every plan_size; a plan is
+ * the annealing's best predicted unvisited configs, thinned by a diversity
+ * filter, plus an epsilon share of random ones. Before any model exists
+ * plans are random. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,7 @@ typedef struct {
     int64_t n_rows, cap_rows;
     int64_t n_results;        /* results reported, valid or not */
     double y_max;
-    int64_t train_ct;         /* plans' worth of results the model has seen */
+    int64_t next_fit;         /* results at which the model is trained next */
     /* transfer-learning rows, kept for every fit */
     float *hX, *hy;
     int hn;
@@ -302,9 +303,14 @@ static int xgb_update(dlc_tuner_t *t, const int64_t *index, const double *score,
         x->y[x->n_rows++] = (float)score[i];
         if (score[i] > x->y_max) x->y_max = score[i];
     }
-    /* AutoTVM refits after each plan_size results, once anything succeeded. */
-    if (x->n_results >= t->o.plan_size * (x->train_ct + 1) && x->y_max > 1e-6) {
-        x->train_ct = x->n_results / t->o.plan_size;
+    /* AutoTVM fits after each plan_size results. Fitting first after a few
+     * results, then as they double, lets the model steer the first hundred
+     * trials, where most of the gain is; a plan is rebuilt after every fit. */
+    if (x->next_fit == 0)
+        x->next_fit = t->o.first_fit > 0 && t->o.first_fit < t->o.plan_size ? t->o.first_fit : t->o.plan_size;
+    if (x->n_results >= x->next_fit && x->y_max > 1e-6) {
+        int64_t step = x->n_results < t->o.plan_size ? x->n_results : t->o.plan_size;
+        x->next_fit = x->n_results + step;
         return fit(t, x);
     }
     return 0;

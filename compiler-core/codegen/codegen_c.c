@@ -367,6 +367,18 @@ static void emit_for(cg_t *g, const dlc_stmt_t *s, int ind) {
         dlc_strbuf_indent(o, ind);
         dlc_strbuf_printf(o, "/* pragma %s = %s */\n", s->pragma_key, s->pragma_value);
     }
+    /* A loop of one iteration is its body (TVM's lowering drops them too):
+     * splits by 1 and size-1 axes made hundreds of such loops per kernel,
+     * each a loop for GCC's loop passes to analyse. Not for GPU threads. */
+    if (s->ann != DLC_ANN_THREAD && dlc_expr_const_int(s->extent, &n) == 0 && n == 1 &&
+        s->min->kind == DLC_EXPR_INT) {
+        dlc_strbuf_indent(o, ind);
+        dlc_strbuf_printf(o, "{ /* %s = %lld */\n", v, (long long)s->min->ival); /* a scope, as the loop's */
+        emit_stmt(g, subst_stmt(g->ctx, s->body, s->var, s->min), ind + 2);
+        dlc_strbuf_indent(o, ind);
+        dlc_strbuf_append(o, "}\n");
+        return;
+    }
     if (s->ann == DLC_ANN_UNROLL && dlc_expr_const_int(s->extent, &n) == 0 && n <= MAX_UNROLL &&
         s->min->kind == DLC_EXPR_INT) {
         dlc_strbuf_indent(o, ind);

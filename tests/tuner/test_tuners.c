@@ -460,7 +460,7 @@ static void test_big_space_search(void **state) {
             memset(proposed, 0, (size_t)w.size);
             int64_t budget = k == DLC_TUNER_XGB ? XGB_BUDGET : k == DLC_TUNER_GA ? GA_BUDGET : w.size;
             w.feature_calls = 0;
-            outcome_t r = run(&w, t, budget, 64, proposed);
+            outcome_t r = run(&w, t, budget, 16, proposed);
             dlc_tuner_stats_t st;
             dlc_tuner_stats(t, &st);
             printf("seed %llu %-6s: 95%% after %5lld, 99%% after %5lld, optimum after %5lld trials (best %.2f), "
