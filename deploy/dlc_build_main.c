@@ -90,8 +90,11 @@ static const char usage_head[] =
     "  Each record is built for its own target; armv7 records for aarch64 (run under\n"
     "  qemu-aarch64, with a note) when arm-linux-gnueabihf-gcc is not installed.\n"
     "\n"
-    "SPEC (integers; N batch, C in channels, K out channels, R x S kernel;\n"
-    "an optional trailing :dtype, default float32):\n";
+    "SPEC (integers; N batch, C in channels, K out channels, R x S kernel; an\n"
+    "optional trailing :dtype of the inputs, default float32, then for dense,\n"
+    "batch_matmul and the convolutions an optional :out_dtype, the dtype the\n"
+    "products are summed in and the output has, default the input dtype, as in\n"
+    "TVM: give int32 for int8, e.g. conv2d:1,64,56,56,64,3,3,1,1:int8:int32):\n";
 
 static const char usage_tail[] =
     "\n"

@@ -19,7 +19,12 @@
  *   pool2d:N,C,H,W,R,S,stride,pad,max|avg                avg counts padding (count_include_pad)
  *   softmax:M,N                       along the last axis
  *   relu:N  |  bias_relu:M,N          elementwise (injective) chains
- * An optional trailing ":dtype" (float32 default) applies to the inputs.
+ * An optional trailing ":dtype" (float32 default) applies to the inputs; a
+ * second one, ":dtype:out_dtype", gives the output dtype of the operators
+ * that take one as TVM does (dense, batch_matmul and the convolutions: the
+ * operands are cast to out_dtype before the multiply and summed in it), e.g.
+ * conv2d:1,64,56,56,64,3,3,1,1:int8:int32. Without it out_dtype is the input
+ * dtype (relay's default), so int8 sums wrap in int8: give int32 for int8.
  */
 #ifndef DLC_TEMPLATES_H
 #define DLC_TEMPLATES_H
@@ -31,20 +36,21 @@
 extern "C" {
 #endif
 
-#define DLC_OP_MAP(X)                                                         \
-    X(DENSE, "dense", 3, 3, "M,N,K")                                          \
-    X(BATCH_MATMUL, "batch_matmul", 4, 4, "B,M,N,K")                          \
-    X(CONV2D, "conv2d", 9, 10, "N,C,H,W,K,R,S,stride,pad[,dilation]")         \
-    X(CONV2D_NCHWC, "conv2d_nchwc", 11, 11, "N,C,H,W,K,R,S,stride,pad,ic_bn,oc_bn") \
-    X(DEPTHWISE_CONV2D, "depthwise_conv2d", 8, 9, "N,C,H,W,R,S,stride,pad[,dilation]") \
-    X(CONV2D_TRANSPOSE, "conv2d_transpose", 9, 10, "N,C,H,W,K,R,S,stride,pad[,output_padding]") \
-    X(POOL2D, "pool2d", 8, 8, "N,C,H,W,R,S,stride,pad,max|avg")               \
-    X(SOFTMAX, "softmax", 2, 2, "M,N")                                        \
-    X(RELU, "relu", 1, 1, "N")                                                \
-    X(BIAS_RELU, "bias_relu", 2, 2, "M,N")
+/* X(enum, name, min params, max params, has out_dtype, grammar) */
+#define DLC_OP_MAP(X)                                                            \
+    X(DENSE, "dense", 3, 3, 1, "M,N,K")                                          \
+    X(BATCH_MATMUL, "batch_matmul", 4, 4, 1, "B,M,N,K")                          \
+    X(CONV2D, "conv2d", 9, 10, 1, "N,C,H,W,K,R,S,stride,pad[,dilation]")         \
+    X(CONV2D_NCHWC, "conv2d_nchwc", 11, 11, 1, "N,C,H,W,K,R,S,stride,pad,ic_bn,oc_bn") \
+    X(DEPTHWISE_CONV2D, "depthwise_conv2d", 8, 9, 1, "N,C,H,W,R,S,stride,pad[,dilation]") \
+    X(CONV2D_TRANSPOSE, "conv2d_transpose", 9, 10, 1, "N,C,H,W,K,R,S,stride,pad[,output_padding]") \
+    X(POOL2D, "pool2d", 8, 8, 0, "N,C,H,W,R,S,stride,pad,max|avg")               \
+    X(SOFTMAX, "softmax", 2, 2, 0, "M,N")                                        \
+    X(RELU, "relu", 1, 1, 0, "N")                                                \
+    X(BIAS_RELU, "bias_relu", 2, 2, 0, "M,N")
 
 typedef enum {
-#define DLC__OPK(e, n, lo, hi, g) DLC_OPK_##e,
+#define DLC__OPK(e, n, lo, hi, od, g) DLC_OPK_##e,
     DLC_OP_MAP(DLC__OPK)
 #undef DLC__OPK
     DLC_OPK_COUNT
@@ -55,7 +61,8 @@ typedef struct {
     int n;            /* parameters given */
     int64_t p[12];    /* in grammar order */
     int pool_max;     /* pool2d: 1 max, 0 avg */
-    dlc_dtype_t dtype;
+    dlc_dtype_t dtype;     /* of the inputs */
+    dlc_dtype_t out_dtype; /* of the output: dtype unless given */
     char text[128];   /* the spec as given */
 } dlc_op_spec_t;
 
@@ -93,11 +100,20 @@ dlc_conv_params_t dlc_conv_params(int64_t stride, int64_t pad, int64_t dilation)
 int dlc_conv_out_hw(const dlc_conv_params_t *p, int64_t h, int64_t w, int64_t r, int64_t s, int64_t *oh, int64_t *ow);
 dlc_tensor_t *dlc_topi_pad2d4(dlc_ctx_t *ctx, dlc_tensor_t *x, int h_axis, int64_t top, int64_t left, int64_t bottom,
                               int64_t right, dlc_expr_t *value);
-dlc_tensor_t *dlc_topi_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, const dlc_conv_params_t *p);
+/* a * b with each operand cast to out_dtype first (TVM's a.astype(out_dtype) *
+ * b.astype(out_dtype)), so the product and a sum of it are in out_dtype; no
+ * cast where an operand has that dtype. The computes below use it. */
+dlc_expr_t *dlc_topi_mul_out(dlc_ctx_t *ctx, dlc_dtype_t out_dtype, dlc_expr_t *a, dlc_expr_t *b);
+/* out_dtype (here and in dense, batch_matmul, conv2d_transpose): the dtype of
+ * the output, which the products are computed and summed in (TVM's
+ * sum(data.astype(out_dtype) * kernel.astype(out_dtype))); padding stays in
+ * the input dtype. The input dtype gives exactly the compute without casts. */
+dlc_tensor_t *dlc_topi_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, const dlc_conv_params_t *p,
+                              dlc_dtype_t out_dtype);
 dlc_tensor_t *dlc_topi_conv2d_NCHWc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
-                                    const dlc_conv_params_t *p);
+                                    const dlc_conv_params_t *p, dlc_dtype_t out_dtype);
 dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
-                                        const dlc_conv_params_t *p);
+                                        const dlc_conv_params_t *p, dlc_dtype_t out_dtype);
 /* conv2d_transpose (TVM's conv2d_transpose_nchw): kernel [C, K, R, S]; p gives the
  * strides and 4-sided padding (each side below the kernel size; dilation 1);
  * output_padding[2] (each below its stride) adds rows/columns at the bottom/right.
@@ -105,7 +121,8 @@ dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_
 int dlc_conv_transpose_out_hw(const dlc_conv_params_t *p, int64_t h, int64_t w, int64_t r, int64_t s,
                               const int64_t *output_padding, int64_t *oh, int64_t *ow);
 dlc_tensor_t *dlc_topi_conv2d_transpose(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
-                                        const dlc_conv_params_t *p, const int64_t *output_padding);
+                                        const dlc_conv_params_t *p, const int64_t *output_padding,
+                                        dlc_dtype_t out_dtype);
 /* Its input as one stage "data_dilate_pad" (tag "injective,pad"): data dilated by
  * the strides and padded so that a stride-1 unpadded convolution with the
  * flipped kernel gives the result, [N, C, OH + R - 1, OW + S - 1]. */
@@ -114,9 +131,10 @@ dlc_tensor_t *dlc_topi_conv2d_transpose_pad(dlc_ctx_t *ctx, dlc_tensor_t *data, 
 /* Max or average (padding counted) pooling with strides, 4-sided padding and dilation. */
 dlc_tensor_t *dlc_topi_pool2d_general(dlc_ctx_t *ctx, dlc_tensor_t *data, int64_t r, int64_t s,
                                       const dlc_conv_params_t *p, int is_max);
-/* The symmetric shorthands below call the general versions above. */
-dlc_tensor_t *dlc_topi_dense(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *weight);
-dlc_tensor_t *dlc_topi_batch_matmul(dlc_ctx_t *ctx, dlc_tensor_t *a, dlc_tensor_t *b);
+dlc_tensor_t *dlc_topi_dense(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *weight, dlc_dtype_t out_dtype);
+dlc_tensor_t *dlc_topi_batch_matmul(dlc_ctx_t *ctx, dlc_tensor_t *a, dlc_tensor_t *b, dlc_dtype_t out_dtype);
+/* The symmetric shorthands below call the general versions above (out_dtype:
+ * the input dtype). */
 /* Zero (or `value`) padding of the last two axes of a 4-D/5-D tensor. */
 dlc_tensor_t *dlc_topi_pad2d(dlc_ctx_t *ctx, dlc_tensor_t *x, int h_axis, int64_t pad_h, int64_t pad_w, dlc_expr_t *value);
 dlc_tensor_t *dlc_topi_conv2d_nchw(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,

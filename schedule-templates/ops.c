@@ -8,9 +8,10 @@
 static const struct {
     const char *name;
     int min_params, max_params;
+    int has_out_dtype; /* TVM's compute takes an out_dtype */
     const char *grammar;
 } ops[] = {
-#define X(e, n, lo, hi, g) {n, lo, hi, g},
+#define X(e, n, lo, hi, od, g) {n, lo, hi, od, g},
     DLC_OP_MAP(X)
 #undef X
 };
@@ -19,12 +20,14 @@ _Static_assert(sizeof ops / sizeof ops[0] == DLC_OPK_COUNT, "op table");
 const char *dlc_op_name(dlc_opk_t k) { return (unsigned)k < DLC_OPK_COUNT ? ops[k].name : "?"; }
 
 void dlc_op_grammar(dlc_strbuf_t *out) {
-    for (int i = 0; i < DLC_OPK_COUNT; i++) dlc_strbuf_printf(out, "  %s:%s\n", ops[i].name, ops[i].grammar);
+    for (int i = 0; i < DLC_OPK_COUNT; i++)
+        dlc_strbuf_printf(out, "  %s:%s%s\n", ops[i].name, ops[i].grammar,
+                          ops[i].has_out_dtype ? "[:dtype[:out_dtype]]" : "[:dtype]");
 }
 
 int dlc_op_parse(const char *spec, dlc_op_spec_t *out) {
     memset(out, 0, sizeof *out);
-    out->dtype = DLC_FLOAT32;
+    out->dtype = out->out_dtype = DLC_FLOAT32;
     if (!spec || !*spec) return dlc_error(DLC_EINVAL, "empty op spec (expected e.g. dense:64,64,64)");
     if (strlen(spec) >= sizeof out->text) return dlc_error(DLC_EINVAL, "op spec too long");
     strcpy(out->text, spec);
@@ -49,7 +52,15 @@ int dlc_op_parse(const char *spec, dlc_op_spec_t *out) {
     char *dt = strchr(params, ':');
     if (dt) {
         *dt++ = 0;
+        char *odt = strchr(dt, ':');
+        if (odt) *odt++ = 0;
         if (dlc_dtype_parse(dt, &out->dtype) < 0) return dlc_error(DLC_EINVAL, "op spec '%s': %s", spec, dlc_last_error());
+        out->out_dtype = out->dtype; /* relay's default */
+        if (odt && dlc_dtype_parse(odt, &out->out_dtype) < 0)
+            return dlc_error(DLC_EINVAL, "op spec '%s': out_dtype: %s", spec, dlc_last_error());
+        if (out->out_dtype != out->dtype && !ops[k].has_out_dtype)
+            return dlc_error(DLC_EINVAL, "op spec '%s': %s has no out_dtype (its output has the input dtype)", spec,
+                             ops[k].name);
     }
     char *save = NULL;
     for (char *tok = strtok_r(params, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -105,6 +116,7 @@ int dlc_op_build(dlc_ctx_t *ctx, const dlc_op_spec_t *s, dlc_op_t *op) {
     const int64_t *p = s->p;
     dlc_dtype_t dt = s->dtype;
     dlc_tensor_t *out = NULL;
+    dlc_conv_params_t cp;
     dlc_strbuf_t nm;
     dlc_strbuf_init(&nm);
     dlc_strbuf_append(&nm, ops[s->kind].name);
@@ -112,27 +124,29 @@ int dlc_op_build(dlc_ctx_t *ctx, const dlc_op_spec_t *s, dlc_op_t *op) {
     for (int i = 0; i < np && i < 12; i++) dlc_strbuf_printf(&nm, "_%lld", (long long)p[i]);
     if (s->kind == DLC_OPK_POOL2D) dlc_strbuf_append(&nm, s->pool_max ? "_max" : "_avg");
     if (dt != DLC_FLOAT32) dlc_strbuf_printf(&nm, "_%s", dlc_dtype_name(dt));
+    if (s->out_dtype != dt) dlc_strbuf_printf(&nm, "_%s", dlc_dtype_name(s->out_dtype));
     op->name = dlc_arena_strdup(dlc_ctx_arena(ctx), nm.data);
     dlc_strbuf_free(&nm);
     switch (s->kind) {
     case DLC_OPK_DENSE:
         op->args[0] = ph(ctx, "data", 2, (int64_t[]){p[0], p[2]}, dt);
         op->args[1] = ph(ctx, "weight", 2, (int64_t[]){p[1], p[2]}, dt);
-        out = dlc_topi_dense(ctx, op->args[0], op->args[1]);
+        out = dlc_topi_dense(ctx, op->args[0], op->args[1], s->out_dtype);
         op->n_args = 2;
         op->flops = 2.0 * p[0] * p[1] * p[2];
         break;
     case DLC_OPK_BATCH_MATMUL:
         op->args[0] = ph(ctx, "A", 3, (int64_t[]){p[0], p[1], p[3]}, dt);
         op->args[1] = ph(ctx, "B", 3, (int64_t[]){p[0], p[2], p[3]}, dt);
-        out = dlc_topi_batch_matmul(ctx, op->args[0], op->args[1]);
+        out = dlc_topi_batch_matmul(ctx, op->args[0], op->args[1], s->out_dtype);
         op->n_args = 2;
         op->flops = 2.0 * p[0] * p[1] * p[2] * p[3];
         break;
     case DLC_OPK_CONV2D:
         op->args[0] = ph(ctx, "data", 4, (int64_t[]){p[0], p[1], p[2], p[3]}, dt);
         op->args[1] = ph(ctx, "kernel", 4, (int64_t[]){p[4], p[1], p[5], p[6]}, dt);
-        out = dlc_topi_conv2d_nchw(ctx, op->args[0], op->args[1], p[7], p[8], s->n > 9 ? p[9] : 1);
+        cp = dlc_conv_params(p[7], p[8], s->n > 9 ? p[9] : 1);
+        out = dlc_topi_conv2d(ctx, op->args[0], op->args[1], &cp, s->out_dtype);
         op->n_args = 2;
         if (out) op->flops = 2.0 * dlc_tensor_size(out) * p[1] * p[5] * p[6];
         break;
@@ -140,7 +154,8 @@ int dlc_op_build(dlc_ctx_t *ctx, const dlc_op_spec_t *s, dlc_op_t *op) {
         int64_t icb = p[9], ocb = p[10];
         op->args[0] = ph(ctx, "data", 5, (int64_t[]){p[0], p[1] / icb, p[2], p[3], icb}, dt);
         op->args[1] = ph(ctx, "kernel", 6, (int64_t[]){p[4] / ocb, p[1] / icb, p[5], p[6], icb, ocb}, dt);
-        out = dlc_topi_conv2d_nchwc(ctx, op->args[0], op->args[1], p[7], p[8]);
+        cp = dlc_conv_params(p[7], p[8], 1);
+        out = dlc_topi_conv2d_NCHWc(ctx, op->args[0], op->args[1], &cp, s->out_dtype);
         op->n_args = 2;
         if (out) op->flops = 2.0 * dlc_tensor_size(out) * p[1] * p[5] * p[6];
         break;
@@ -148,17 +163,17 @@ int dlc_op_build(dlc_ctx_t *ctx, const dlc_op_spec_t *s, dlc_op_t *op) {
     case DLC_OPK_DEPTHWISE_CONV2D:
         op->args[0] = ph(ctx, "data", 4, (int64_t[]){p[0], p[1], p[2], p[3]}, dt);
         op->args[1] = ph(ctx, "kernel", 4, (int64_t[]){p[1], 1, p[4], p[5]}, dt);
-        out = dlc_topi_depthwise_conv2d(ctx, op->args[0], op->args[1],
-                                        &(dlc_conv_params_t){p[6], p[6], p[7], p[7], p[7], p[7], s->n > 8 ? p[8] : 1,
-                                                             s->n > 8 ? p[8] : 1});
+        cp = dlc_conv_params(p[6], p[7], s->n > 8 ? p[8] : 1);
+        out = dlc_topi_depthwise_conv2d(ctx, op->args[0], op->args[1], &cp, s->out_dtype);
         op->n_args = 2;
         if (out) op->flops = 2.0 * dlc_tensor_size(out) * p[4] * p[5];
         break;
     case DLC_OPK_CONV2D_TRANSPOSE:
         op->args[0] = ph(ctx, "data", 4, (int64_t[]){p[0], p[1], p[2], p[3]}, dt);
         op->args[1] = ph(ctx, "kernel", 4, (int64_t[]){p[1], p[4], p[5], p[6]}, dt);
-        out = dlc_topi_conv2d_transpose(ctx, op->args[0], op->args[1], &(dlc_conv_params_t){p[7], p[7], p[8], p[8], p[8], p[8], 1, 1},
-                                        (int64_t[]){s->n > 9 ? p[9] : 0, s->n > 9 ? p[9] : 0});
+        cp = dlc_conv_params(p[7], p[8], 1);
+        out = dlc_topi_conv2d_transpose(ctx, op->args[0], op->args[1], &cp,
+                                        (int64_t[]){s->n > 9 ? p[9] : 0, s->n > 9 ? p[9] : 0}, s->out_dtype);
         op->n_args = 2;
         if (out) op->flops = 2.0 * dlc_tensor_size(out) * p[1] * p[5] * p[6];
         break;

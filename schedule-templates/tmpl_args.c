@@ -49,14 +49,14 @@ json_t *dlc__conv_nchw_args(const dlc_op_spec_t *s) {
         return json_pack("[o, o, [I, I], [I, I, I, I], [I, I], s]",
                          dlc__tensor_json((int64_t[]){p[0], p[1], p[2], p[3]}, 4, s->dtype),
                          dlc__tensor_json((int64_t[]){p[4], p[1], p[5], p[6]}, 4, s->dtype), p[7], p[7], p[8], p[8],
-                         p[8], p[8], d, d, dlc_dtype_name(s->dtype));
+                         p[8], p[8], d, d, dlc_dtype_name(s->out_dtype));
     }
     if (s->kind == DLC_OPK_DEPTHWISE_CONV2D) {
         int64_t d = s->n > 8 ? p[8] : 1;
         return json_pack("[o, o, [I, I], [I, I, I, I], [I, I], s]",
                          dlc__tensor_json((int64_t[]){p[0], p[1], p[2], p[3]}, 4, s->dtype),
                          dlc__tensor_json((int64_t[]){p[1], 1, p[4], p[5]}, 4, s->dtype), p[6], p[6], p[7], p[7], p[7],
-                         p[7], d, d, dlc_dtype_name(s->dtype));
+                         p[7], d, d, dlc_dtype_name(s->out_dtype));
     }
     return NULL;
 }
@@ -82,7 +82,7 @@ json_t *dlc__conv_transpose_args(const dlc_op_spec_t *s) {
     return json_pack("[o, o, [I, I], [I, I, I, I], s, [I, I]]",
                      dlc__tensor_json((int64_t[]){p[0], p[1], p[2], p[3]}, 4, s->dtype),
                      dlc__tensor_json((int64_t[]){p[1], p[4], p[5], p[6]}, 4, s->dtype), p[7], p[7], p[8], p[8], p[8],
-                     p[8], dlc_dtype_name(s->dtype), op, op);
+                     p[8], dlc_dtype_name(s->out_dtype), op, op);
 }
 
 int dlc__ann(const dlc_config_t *cfg, const char *name, int n_axes, int *anns) {

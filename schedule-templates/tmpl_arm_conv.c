@@ -37,6 +37,7 @@ typedef struct {
     dlc_tensor_t *src, *dv, *kv;
     int64_t VH, VW, VC, sh, sw, dh, dw, pt, pl, KH, KW;
     int dilated, transpose;
+    dlc_dtype_t od; /* out_dtype */
 } sp_t;
 
 /* data[n, c, y, x] where in bounds, else 0; the read clamped into bounds
@@ -97,7 +98,7 @@ static dlc_expr_t *conv_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
                                                 dlc_sub(c, dlc_int(c, x->KW - 1), kw->var), i[6]});
     else
         k = dlc_read(c, x->kv, (dlc_expr_t *[]){i[1], ci->var, kh->var, kw->var, i[6]});
-    return dlc_sum(c, dlc_mul(c, d, k), 3, (dlc_iter_var_t *[]){ci, kh, kw});
+    return dlc_sum(c, dlc_topi_mul_out(c, x->od, d, k), 3, (dlc_iter_var_t *[]){ci, kh, kw});
 }
 
 typedef struct {
@@ -176,7 +177,7 @@ static int inst_spatial(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t 
                          (long long)VH, (long long)VW);
     memset(op, 0, sizeof *op);
     sp_t x = {.VH = VH, .VW = VW, .VC = VC, .sh = p->stride_h, .sw = p->stride_w, .dh = p->dil_h, .dw = p->dil_w,
-              .pt = p->pad_top, .pl = p->pad_left, .KH = KH, .KW = KW, .transpose = transpose};
+              .pt = p->pad_top, .pl = p->pad_left, .KH = KH, .KW = KW, .transpose = transpose, .od = w->out_dtype};
     x.dilated = !transpose && (p->dil_h != 1 || p->dil_w != 1);
     dlc_tensor_t *data = dlc_te_placeholder(ctx, "data", 4, w->data, w->dtype), *kernel;
     if (transpose) {

@@ -27,6 +27,7 @@ typedef struct {
     dlc_tensor_t *data, *kernel, *dv, *kv, *conv;
     int64_t VC;
     dlc_conv_params_t p;
+    dlc_dtype_t od; /* out_dtype */
 } dw_t;
 
 /* data_vec [N, C/VC, H + pads, W + pads, VC]: the padded input, parked */
@@ -59,7 +60,7 @@ static dlc_expr_t *conv_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_expr_t *xx = dlc_add(c, dlc_mul(c, i[3], dlc_int(c, x->p.stride_w)), dlc_mul(c, dw->var, dlc_int(c, x->p.dil_w)));
     dlc_expr_t *a = dlc_read(c, x->dv, (dlc_expr_t *[]){i[0], i[1], y, xx, i[4]});
     dlc_expr_t *b = dlc_read(c, x->kv, (dlc_expr_t *[]){i[1], dlc_int(c, 0), dh->var, dw->var, i[4]});
-    return dlc_sum(c, dlc_mul(c, a, b), 2, (dlc_iter_var_t *[]){dh, dw});
+    return dlc_sum(c, dlc_topi_mul_out(c, x->od, a, b), 2, (dlc_iter_var_t *[]){dh, dw});
 }
 
 static dlc_expr_t *out_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
@@ -83,7 +84,7 @@ static int inst_dw(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx,
         if (ann[i] == DLC_KNOB_ANN_UNROLL && lens[i] > 16)
             return dlc_error(DLC_EINSTANTIATE, "Too large factor for unrolling (%lld)", (long long)lens[i]);
     memset(op, 0, sizeof *op);
-    dw_t x = {.VC = VC, .p = w->conv};
+    dw_t x = {.VC = VC, .p = w->conv, .od = w->out_dtype};
     x.data = dlc_te_placeholder(ctx, "data", 4, w->data, w->dtype);
     x.kernel = dlc_te_placeholder(ctx, "kernel", 4, w->kernel, w->dtype);
     int64_t ph = w->data[2] + x.p.pad_top + x.p.pad_bottom, pw = w->data[3] + x.p.pad_left + x.p.pad_right;

@@ -37,7 +37,7 @@ static int inst_mm(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx,
     memset(op, 0, sizeof *op);
     dlc_tensor_t *A = dlc_te_placeholder(ctx, b ? "A" : "data", w->data_ndim, w->data, w->dtype);
     dlc_tensor_t *B = dlc_te_placeholder(ctx, b ? "B" : "weight", w->kernel_ndim, w->kernel, w->dtype);
-    dlc_tensor_t *C = b ? dlc_topi_batch_matmul(ctx, A, B) : dlc_topi_dense(ctx, A, B);
+    dlc_tensor_t *C = b ? dlc_topi_batch_matmul(ctx, A, B, w->out_dtype) : dlc_topi_dense(ctx, A, B, w->out_dtype);
     if (!C) return dlc_last_status();
     *op = (dlc_op_t){3, 1, {A, B, C}, C, 2.0 * (double)dlc_tensor_size(C) * (double)w->data[b + 1], C->name};
     dlc_schedule_t *s = dlc_sched_create(ctx, 1, &C);

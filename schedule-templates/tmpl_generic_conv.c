@@ -44,7 +44,7 @@ static json_t *nchwc_args(const dlc_op_spec_t *s) {
     return json_pack("[o, o, [I, I], [I, I, I, I], [I, I], s, s, s]",
                      dlc__tensor_json((int64_t[]){p[0], p[1] / icb, p[2], p[3], icb}, 5, s->dtype),
                      dlc__tensor_json((int64_t[]){p[4] / ocb, p[1] / icb, p[5], p[6], icb, ocb}, 6, s->dtype), p[7], p[7],
-                     p[8], p[8], p[8], p[8], 1, 1, lin, lout, dlc_dtype_name(s->dtype));
+                     p[8], p[8], p[8], p[8], 1, 1, lin, lout, dlc_dtype_name(s->out_dtype));
 }
 
 static int le64(const int64_t *size, int n, void *user) {
@@ -74,11 +74,13 @@ static int space_generic(const dlc_task_t *t, dlc_space_t *sp) {
 static dlc_tensor_t *build(const dlc_workload_t *w, dlc_ctx_t *ctx, dlc_tensor_t **data, dlc_tensor_t **kernel) {
     *data = dlc_te_placeholder(ctx, "data", w->data_ndim, w->data, w->dtype);
     *kernel = dlc_te_placeholder(ctx, "kernel", w->kernel_ndim, w->kernel, w->dtype);
+    dlc_dtype_t od = w->out_dtype;
     switch (w->op) {
-    case DLC_OPK_CONV2D: return dlc_topi_conv2d(ctx, *data, *kernel, &w->conv);
-    case DLC_OPK_DEPTHWISE_CONV2D: return dlc_topi_depthwise_conv2d(ctx, *data, *kernel, &w->conv);
-    case DLC_OPK_CONV2D_TRANSPOSE: return dlc_topi_conv2d_transpose(ctx, *data, *kernel, &w->conv, w->output_padding);
-    case DLC_OPK_CONV2D_NCHWC: return dlc_topi_conv2d_NCHWc(ctx, *data, *kernel, &w->conv);
+    case DLC_OPK_CONV2D: return dlc_topi_conv2d(ctx, *data, *kernel, &w->conv, od);
+    case DLC_OPK_DEPTHWISE_CONV2D: return dlc_topi_depthwise_conv2d(ctx, *data, *kernel, &w->conv, od);
+    case DLC_OPK_CONV2D_TRANSPOSE:
+        return dlc_topi_conv2d_transpose(ctx, *data, *kernel, &w->conv, w->output_padding, od);
+    case DLC_OPK_CONV2D_NCHWC: return dlc_topi_conv2d_NCHWc(ctx, *data, *kernel, &w->conv, od);
     default: dlc_error(DLC_EINVAL, "not a convolution"); return NULL;
     }
 }

@@ -25,7 +25,7 @@ static json_t *conv_args(const dlc_op_spec_t *s) {
     return json_pack("[o, o, [I, I], [I, I, I, I], [I, I], s, s, s]",
                      dlc__tensor_json((int64_t[]){p[0], p[1], p[2], p[3]}, 4, s->dtype),
                      dlc__tensor_json((int64_t[]){p[4], p[1], p[5], p[6]}, 4, s->dtype), p[7], p[7], p[8], p[8], p[8],
-                     p[8], d, d, "NCHW", "NCHW", dlc_dtype_name(s->dtype));
+                     p[8], d, d, "NCHW", "NCHW", dlc_dtype_name(s->out_dtype));
 }
 
 static int inner_le_64(const int64_t *size, int n, void *user) { return size[n - 1] <= 64; }
@@ -156,7 +156,7 @@ static int inst_nchwc(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *c
     dlc_tensor_t *data = dlc_te_placeholder(ctx, "data", 5, (int64_t[]){w->data[0], w->data[1] / icb, w->data[2], w->data[3], icb}, w->dtype);
     dlc_tensor_t *kernel = dlc_te_placeholder(
         ctx, "kernel", 6, (int64_t[]){w->kernel[0] / ocb, w->data[1] / icb, w->kernel[2], w->kernel[3], icb, ocb}, w->dtype);
-    dlc_tensor_t *C = dlc_topi_conv2d_NCHWc(ctx, data, kernel, &w->conv);
+    dlc_tensor_t *C = dlc_topi_conv2d_NCHWc(ctx, data, kernel, &w->conv, w->out_dtype);
     if (!C) return dlc_last_status();
     op->args[0] = data;
     op->args[1] = kernel;

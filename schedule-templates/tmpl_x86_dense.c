@@ -20,15 +20,16 @@ int dlc__parse_dense(const json_t *args, dlc_workload_t *w) {
     if (json_array_size(args) >= 3 && !json_is_null(json_array_get(args, 2)))
         return dlc_error(DLC_EUNSUPPORTED, "dense with a fused bias is not supported yet");
     w->out_dtype = w->dtype;
-    if (json_array_size(args) >= 4 && json_is_string(json_array_get(args, 3)))
-        TRY(dlc_dtype_parse(json_string_value(json_array_get(args, 3)), &w->out_dtype));
+    if (json_array_size(args) >= 4 && json_is_string(json_array_get(args, 3)) &&
+        dlc_dtype_parse(json_string_value(json_array_get(args, 3)), &w->out_dtype) < 0)
+        return dlc_error(DLC_EINVAL, "out_dtype: %s", dlc_last_error());
     return 0;
 }
 
 json_t *dlc__dense_args(const dlc_op_spec_t *s) {
     if (s->kind != DLC_OPK_DENSE) return NULL;
     return json_pack("[o, o, n, s]", dlc__tensor_json((int64_t[]){s->p[0], s->p[2]}, 2, s->dtype),
-                     dlc__tensor_json((int64_t[]){s->p[1], s->p[2]}, 2, s->dtype), dlc_dtype_name(s->dtype));
+                     dlc__tensor_json((int64_t[]){s->p[1], s->p[2]}, 2, s->dtype), dlc_dtype_name(s->out_dtype));
 }
 
 static int space_nopack(const dlc_task_t *t, dlc_space_t *sp) {
@@ -42,13 +43,14 @@ static int space_nopack(const dlc_task_t *t, dlc_space_t *sp) {
 typedef struct {
     dlc_tensor_t *a, *b, *c;
     int64_t vec, bn;
+    dlc_dtype_t od; /* out_dtype */
 } dn_t;
 
 static dlc_expr_t *nopack_cc(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dn_t *d = u;
     dlc_iter_var_t *k = dlc_te_reduce_axis(c, "k", d->a->shape[1] / d->vec);
     dlc_expr_t *kk = dlc_add(c, dlc_mul(c, k->var, dlc_int(c, d->vec)), i[2]);
-    return dlc_sum(c, dlc_mul(c, dlc_read2(c, d->a, i[0], kk), dlc_read2(c, d->b, i[1], kk)), 1, &k);
+    return dlc_sum(c, dlc_topi_mul_out(c, d->od, dlc_read2(c, d->a, i[0], kk), dlc_read2(c, d->b, i[1], kk)), 1, &k);
 }
 static dlc_expr_t *nopack_c(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dn_t *d = u;
@@ -68,7 +70,7 @@ static int inst_nopack(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *
     memset(op, 0, sizeof *op);
     dlc_tensor_t *A = dlc_te_placeholder(ctx, "data", 2, (int64_t[]){M, K}, w->dtype);
     dlc_tensor_t *B = dlc_te_placeholder(ctx, "weight", 2, (int64_t[]){N, K}, w->dtype);
-    dn_t d = {A, B, NULL, vec, 0};
+    dn_t d = {A, B, NULL, vec, 0, w->out_dtype};
     d.c = dlc_te_compute(ctx, "dense_cc", 3, (int64_t[]){M, N, vec}, nopack_cc, &d);
     dlc_tensor_t *C = d.c ? dlc_te_compute(ctx, "dense_nopack", 2, (int64_t[]){M, N}, nopack_c, &d) : NULL;
     if (!C) return dlc_last_status();
@@ -109,7 +111,7 @@ static dlc_expr_t *pack_c(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_iter_var_t *k = dlc_te_reduce_axis(c, "k", d->a->shape[1]);
     dlc_expr_t *bn = dlc_int(c, d->bn);
     dlc_expr_t *b = dlc_read3(c, d->b, dlc_div(c, i[1], bn), k->var, dlc_mod(c, i[1], bn));
-    return dlc_sum(c, dlc_mul(c, dlc_read2(c, d->a, i[0], k->var), b), 1, &k);
+    return dlc_sum(c, dlc_topi_mul_out(c, d->od, dlc_read2(c, d->a, i[0], k->var), b), 1, &k);
 }
 
 static int inst_pack(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx, dlc_op_t *op,
@@ -125,7 +127,7 @@ static int inst_pack(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ct
     memset(op, 0, sizeof *op);
     dlc_tensor_t *A = dlc_te_placeholder(ctx, "data", 2, (int64_t[]){M, K}, w->dtype);
     dlc_tensor_t *B = dlc_te_placeholder(ctx, "packed_weight", 3, (int64_t[]){N / bn, K, bn}, w->dtype);
-    dn_t d = {A, B, NULL, 0, bn};
+    dn_t d = {A, B, NULL, 0, bn, w->out_dtype};
     dlc_tensor_t *C = dlc_te_compute(ctx, "dense_pack", 2, (int64_t[]){M, N}, pack_c, &d);
     if (!C) return dlc_last_status();
     *op = (dlc_op_t){3, 1, {A, B, C}, C, 2.0 * M * N * K, "dense_pack"};
@@ -178,13 +180,17 @@ int dlc__parse_bmm(const json_t *args, dlc_workload_t *w) {
         return dlc_error(DLC_EINVAL, "expected A [B, M, K] and B [B, N, K]");
     if (w->kernel[0] != w->data[0]) return dlc_error(DLC_EUNSUPPORTED, "batch_matmul: broadcasting B is not supported");
     w->out_dtype = w->dtype;
+    const json_t *od = json_array_get(args, 3);
+    if (json_is_string(od) && dlc_dtype_parse(json_string_value(od), &w->out_dtype) < 0)
+        return dlc_error(DLC_EINVAL, "out_dtype: %s", dlc_last_error());
     return 0;
 }
 
 json_t *dlc__bmm_args(const dlc_op_spec_t *s) {
     if (s->kind != DLC_OPK_BATCH_MATMUL) return NULL;
     return json_pack("[o, o, n, s, b, b]", dlc__tensor_json((int64_t[]){s->p[0], s->p[1], s->p[3]}, 3, s->dtype),
-                     dlc__tensor_json((int64_t[]){s->p[0], s->p[2], s->p[3]}, 3, s->dtype), dlc_dtype_name(s->dtype), 0, 1);
+                     dlc__tensor_json((int64_t[]){s->p[0], s->p[2], s->p[3]}, 3, s->dtype),
+                     dlc_dtype_name(s->out_dtype), 0, 1);
 }
 
 static int space_bmm(const dlc_task_t *t, dlc_space_t *sp) {
@@ -206,7 +212,7 @@ static int inst_bmm(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx
     memset(op, 0, sizeof *op);
     dlc_tensor_t *A = dlc_te_placeholder(ctx, "A", 3, (int64_t[]){Bt, M, K}, w->dtype);
     dlc_tensor_t *B = dlc_te_placeholder(ctx, "B", 3, (int64_t[]){Bt, N, K}, w->dtype);
-    dlc_tensor_t *C = dlc_topi_batch_matmul(ctx, A, B);
+    dlc_tensor_t *C = dlc_topi_batch_matmul(ctx, A, B, w->out_dtype);
     if (!C) return dlc_last_status();
     *op = (dlc_op_t){3, 1, {A, B, C}, C, 2.0 * Bt * M * N * K, "batch_matmul"};
     dlc_schedule_t *s = dlc_sched_create(ctx, 1, &C);

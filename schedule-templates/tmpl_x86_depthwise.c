@@ -38,6 +38,7 @@ typedef struct {
     dlc_tensor_t *pad, *kernel;
     int64_t icb, ocb;
     dlc_conv_params_t p;
+    dlc_dtype_t od; /* out_dtype */
 } dwc_t;
 
 /* out[b, oco, oh, ow, oci] = Σ pad[b, c / ic, oh*sh + kh*dh, ow*sw + kw*dw, c % ic] · kernel[oco, 0, kh, kw, 0, oci],
@@ -50,7 +51,7 @@ static dlc_expr_t *dwc_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_expr_t *xx = dlc_add(c, dlc_mul(c, i[3], dlc_int(c, x->p.stride_w)), dlc_mul(c, kw->var, dlc_int(c, x->p.dil_w)));
     dlc_expr_t *a = dlc_read(c, x->pad, (dlc_expr_t *[]){i[0], dlc_div(c, ch, icb), y, xx, dlc_mod(c, ch, icb)});
     dlc_expr_t *b = dlc_read(c, x->kernel, (dlc_expr_t *[]){i[1], dlc_int(c, 0), kh->var, kw->var, dlc_int(c, 0), i[4]});
-    return dlc_sum(c, dlc_mul(c, a, b), 2, (dlc_iter_var_t *[]){kh, kw});
+    return dlc_sum(c, dlc_topi_mul_out(c, x->od, a, b), 2, (dlc_iter_var_t *[]){kh, kw});
 }
 
 static int inst_dw(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx, dlc_op_t *op, dlc_schedule_t **out) {
@@ -68,7 +69,7 @@ static int inst_dw(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx,
                          (long long)ocb, (long long)C);
     memset(op, 0, sizeof *op);
     dlc_tensor_t *data = dlc_te_placeholder(ctx, "data", 5, (int64_t[]){N, C / icb, w->data[2], w->data[3], icb}, w->dtype);
-    dwc_t x = {.icb = icb, .ocb = ocb, .p = w->conv};
+    dwc_t x = {.icb = icb, .ocb = ocb, .p = w->conv, .od = w->out_dtype};
     x.kernel = dlc_te_placeholder(ctx, "kernel", 6, (int64_t[]){C / ocb, 1, w->kernel[2], w->kernel[3], 1, ocb}, w->dtype);
     x.pad = dlc_topi_pad2d4(ctx, data, 2, x.p.pad_top, x.p.pad_left, x.p.pad_bottom, x.p.pad_right, NULL);
     dlc_tensor_t *C5 = x.pad ? dlc_te_compute(ctx, "DepthwiseConv2d", 5, (int64_t[]){N, C / ocb, oh, ow, ocb}, dwc_fn, &x) : NULL;

@@ -66,7 +66,7 @@ static int inst_t(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *ctx, 
                                       kvec_fn, &x);
     if (!dv || !kv) return dlc_last_status();
     dlc_conv_params_t unit = dlc_conv_params(1, 0, 1);
-    dlc_tensor_t *C = dlc_topi_conv2d_NCHWc(ctx, dv, kv, &unit);
+    dlc_tensor_t *C = dlc_topi_conv2d_NCHWc(ctx, dv, kv, &unit, w->out_dtype);
     x.src = C;
     dlc_tensor_t *O = C ? dlc_te_compute(ctx, "conv2d_transpose_nchw", 4, (int64_t[]){N, CO, oh, ow}, unpack_fn, &x) : NULL;
     if (!O) return dlc_last_status();

@@ -10,27 +10,34 @@ typedef struct {
     int is_max;
     dlc_expr_t *value;
     int h_axis;
+    dlc_dtype_t od;           /* out_dtype of a multiply-accumulate */
 } args_t;
+
+dlc_expr_t *dlc_topi_mul_out(dlc_ctx_t *c, dlc_dtype_t out_dtype, dlc_expr_t *a, dlc_expr_t *b) {
+    return dlc_mul(c, dlc_cast(c, out_dtype, a), dlc_cast(c, out_dtype, b));
+}
 
 static dlc_expr_t *dense_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     args_t *x = u;
     dlc_iter_var_t *k = dlc_te_reduce_axis(c, "k", x->a->shape[1]);
-    return dlc_sum(c, dlc_mul(c, dlc_read2(c, x->a, i[0], k->var), dlc_read2(c, x->b, i[1], k->var)), 1, &k);
+    dlc_expr_t *a = dlc_read2(c, x->a, i[0], k->var), *b = dlc_read2(c, x->b, i[1], k->var);
+    return dlc_sum(c, dlc_topi_mul_out(c, x->od, a, b), 1, &k);
 }
 
-dlc_tensor_t *dlc_topi_dense(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *weight) {
-    args_t x = {.a = data, .b = weight};
+dlc_tensor_t *dlc_topi_dense(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *weight, dlc_dtype_t out_dtype) {
+    args_t x = {.a = data, .b = weight, .od = out_dtype};
     return dlc_te_compute(ctx, "dense", 2, (int64_t[]){data->shape[0], weight->shape[0]}, dense_fn, &x);
 }
 
 static dlc_expr_t *bmm_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     args_t *x = u;
     dlc_iter_var_t *k = dlc_te_reduce_axis(c, "k", x->a->shape[2]);
-    return dlc_sum(c, dlc_mul(c, dlc_read3(c, x->a, i[0], i[1], k->var), dlc_read3(c, x->b, i[0], i[2], k->var)), 1, &k);
+    dlc_expr_t *a = dlc_read3(c, x->a, i[0], i[1], k->var), *b = dlc_read3(c, x->b, i[0], i[2], k->var);
+    return dlc_sum(c, dlc_topi_mul_out(c, x->od, a, b), 1, &k);
 }
 
-dlc_tensor_t *dlc_topi_batch_matmul(dlc_ctx_t *ctx, dlc_tensor_t *a, dlc_tensor_t *b) {
-    args_t x = {.a = a, .b = b};
+dlc_tensor_t *dlc_topi_batch_matmul(dlc_ctx_t *ctx, dlc_tensor_t *a, dlc_tensor_t *b, dlc_dtype_t out_dtype) {
+    args_t x = {.a = a, .b = b, .od = out_dtype};
     return dlc_te_compute(ctx, "batch_matmul", 3, (int64_t[]){a->shape[0], a->shape[1], b->shape[1]}, bmm_fn, &x);
 }
 
@@ -78,7 +85,8 @@ static dlc_expr_t *conv_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_iter_var_t *rx = dlc_te_reduce_axis(c, "rx", k->shape[3]);
     dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dh)), x->sh);
     dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dw)), x->sw);
-    dlc_expr_t *src = dlc_mul(c, dlc_read4(c, x->a, i[0], rc->var, h, w), dlc_read4(c, k, i[1], rc->var, ry->var, rx->var));
+    dlc_expr_t *src = dlc_topi_mul_out(c, x->od, dlc_read4(c, x->a, i[0], rc->var, h, w),
+                                   dlc_read4(c, k, i[1], rc->var, ry->var, rx->var));
     return dlc_sum(c, src, 3, (dlc_iter_var_t *[]){rc, ry, rx});
 }
 
@@ -97,15 +105,17 @@ int dlc_conv_out_hw(const dlc_conv_params_t *p, int64_t h, int64_t w, int64_t r,
 dlc_tensor_t *dlc_topi_conv2d_nchw(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                    int64_t pad, int64_t dil) {
     dlc_conv_params_t p = dlc_conv_params(stride, pad, dil);
-    return dlc_topi_conv2d(ctx, data, kernel, &p);
+    return dlc_topi_conv2d(ctx, data, kernel, &p, data->dtype);
 }
 
-dlc_tensor_t *dlc_topi_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, const dlc_conv_params_t *cp) {
+dlc_tensor_t *dlc_topi_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, const dlc_conv_params_t *cp,
+                              dlc_dtype_t out_dtype) {
     int64_t oh, ow;
     if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
         return NULL;
     dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, NULL);
-    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w};
+    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w,
+                .od = out_dtype};
     return dlc_te_compute(ctx, "conv2d", 4, (int64_t[]){data->shape[0], kernel->shape[0], oh, ow}, conv_fn, &x);
 }
 
@@ -120,24 +130,25 @@ static dlc_expr_t *conv_nchwc_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_expr_t *ico = dlc_div(c, ic->var, dlc_int(c, icb)), *ici = dlc_mod(c, ic->var, dlc_int(c, icb));
     dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dh)), x->sh);
     dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dw)), x->sw);
-    dlc_expr_t *src = dlc_mul(c, dlc_read(c, x->a, (dlc_expr_t *[]){i[0], ico, h, w, ici}),
-                              dlc_read(c, k, (dlc_expr_t *[]){i[1], ico, ry->var, rx->var, ici, i[4]}));
+    dlc_expr_t *src = dlc_topi_mul_out(c, x->od, dlc_read(c, x->a, (dlc_expr_t *[]){i[0], ico, h, w, ici}),
+                                   dlc_read(c, k, (dlc_expr_t *[]){i[1], ico, ry->var, rx->var, ici, i[4]}));
     return dlc_sum(c, src, 3, (dlc_iter_var_t *[]){ic, ry, rx});
 }
 
 dlc_tensor_t *dlc_topi_conv2d_nchwc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                     int64_t pad) {
     dlc_conv_params_t p = dlc_conv_params(stride, pad, 1);
-    return dlc_topi_conv2d_NCHWc(ctx, data, kernel, &p);
+    return dlc_topi_conv2d_NCHWc(ctx, data, kernel, &p, data->dtype);
 }
 
 dlc_tensor_t *dlc_topi_conv2d_NCHWc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
-                                    const dlc_conv_params_t *cp) {
+                                    const dlc_conv_params_t *cp, dlc_dtype_t out_dtype) {
     int64_t oh, ow;
     if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
         return NULL;
     dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, NULL);
-    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w};
+    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w,
+                .od = out_dtype};
     return dlc_te_compute(ctx, "conv2d_NCHWc", 5,
                           (int64_t[]){data->shape[0], kernel->shape[0], oh, ow, kernel->shape[5]}, conv_nchwc_fn, &x);
 }
@@ -148,23 +159,25 @@ static dlc_expr_t *dw_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_iter_var_t *rx = dlc_te_reduce_axis(c, "rx", x->b->shape[3]);
     dlc_expr_t *h = mad(c, i[2], dlc_mul(c, ry->var, dlc_int(c, x->dh)), x->sh);
     dlc_expr_t *w = mad(c, i[3], dlc_mul(c, rx->var, dlc_int(c, x->dw)), x->sw);
-    dlc_expr_t *src = dlc_mul(c, dlc_read4(c, x->a, i[0], i[1], h, w), dlc_read4(c, x->b, i[1], dlc_int(c, 0), ry->var, rx->var));
+    dlc_expr_t *src = dlc_topi_mul_out(c, x->od, dlc_read4(c, x->a, i[0], i[1], h, w),
+                                   dlc_read4(c, x->b, i[1], dlc_int(c, 0), ry->var, rx->var));
     return dlc_sum(c, src, 2, (dlc_iter_var_t *[]){ry, rx});
 }
 
 dlc_tensor_t *dlc_topi_depthwise_conv2d_nchw(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                              int64_t pad) {
     dlc_conv_params_t p = dlc_conv_params(stride, pad, 1);
-    return dlc_topi_depthwise_conv2d(ctx, data, kernel, &p);
+    return dlc_topi_depthwise_conv2d(ctx, data, kernel, &p, data->dtype);
 }
 
 dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
-                                        const dlc_conv_params_t *cp) {
+                                        const dlc_conv_params_t *cp, dlc_dtype_t out_dtype) {
     int64_t oh, ow;
     if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
         return NULL;
     dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, NULL);
-    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w};
+    args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w,
+                .od = out_dtype};
     return dlc_te_compute(ctx, "depthwise_conv2d", 4, (int64_t[]){data->shape[0], data->shape[1], oh, ow}, dw_fn, &x);
 }
 
@@ -195,8 +208,8 @@ static dlc_expr_t *convt_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_iter_var_t *rx = dlc_te_reduce_axis(c, "rx", k->shape[3]);
     dlc_expr_t *fy = dlc_sub(c, dlc_int(c, k->shape[2] - 1), ry->var);
     dlc_expr_t *fx = dlc_sub(c, dlc_int(c, k->shape[3] - 1), rx->var);
-    dlc_expr_t *src = dlc_mul(c, dlc_read4(c, x->a, i[0], rc->var, dlc_add(c, i[2], ry->var), dlc_add(c, i[3], rx->var)),
-                              dlc_read4(c, k, rc->var, i[1], fy, fx));
+    dlc_expr_t *d = dlc_read4(c, x->a, i[0], rc->var, dlc_add(c, i[2], ry->var), dlc_add(c, i[3], rx->var));
+    dlc_expr_t *src = dlc_topi_mul_out(c, x->od, d, dlc_read4(c, k, rc->var, i[1], fy, fx));
     return dlc_sum(c, src, 3, (dlc_iter_var_t *[]){rc, ry, rx});
 }
 
@@ -229,10 +242,10 @@ dlc_tensor_t *dlc_topi_conv2d_transpose_pad(dlc_ctx_t *ctx, dlc_tensor_t *data, 
 }
 
 dlc_tensor_t *dlc_topi_conv2d_transpose(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
-                                        const dlc_conv_params_t *p, const int64_t *opad) {
+                                        const dlc_conv_params_t *p, const int64_t *opad, dlc_dtype_t out_dtype) {
     dlc_tensor_t *dp = dlc_topi_conv2d_transpose_pad(ctx, data, kernel->shape[2], kernel->shape[3], p, opad);
     if (!dp) return NULL;
-    args_t x = {.a = dp, .b = kernel};
+    args_t x = {.a = dp, .b = kernel, .od = out_dtype};
     return dlc_te_compute(ctx, "conv2d_transpose", 4,
                           (int64_t[]){data->shape[0], kernel->shape[1], dp->shape[2] - kernel->shape[2] + 1,
                                       dp->shape[3] - kernel->shape[3] + 1},
@@ -242,7 +255,7 @@ dlc_tensor_t *dlc_topi_conv2d_transpose(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_
 dlc_tensor_t *dlc_topi_conv2d_transpose_nchw(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel, int64_t stride,
                                              int64_t pad) {
     dlc_conv_params_t p = dlc_conv_params(stride, pad, 1);
-    return dlc_topi_conv2d_transpose(ctx, data, kernel, &p, (int64_t[]){0, 0});
+    return dlc_topi_conv2d_transpose(ctx, data, kernel, &p, (int64_t[]){0, 0}, data->dtype);
 }
 
 static dlc_expr_t *pool_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {

@@ -2,7 +2,9 @@
  * outermost parallel loop, explicit unrolling, GCC vector extensions for
  * vectorised loops whose bodies are loads/stores and arithmetic (other
  * vectorised loops are left to GCC's vectoriser with ivdep), restrict
- * pointers, float16 as uint16 storage, and the kernel descriptor. */
+ * pointers, float16 as uint16 storage, and the kernel descriptor. Casts of
+ * loads in vectorised loops (int8 products summed in int32) convert whole
+ * vectors with __builtin_convertvector. */
 #include <ctype.h>
 #include <math.h>
 #include <string.h>
@@ -20,6 +22,7 @@ typedef struct {
     int name_ids[512];
     const char *names[512];
     int in_parallel;
+    unsigned narrow_used; /* NARROW_* bits: narrow vector loads this function uses */
     int err;
 } cg_t;
 
@@ -237,13 +240,39 @@ static int stride_of(cg_t *g, const dlc_expr_t *idx, const dlc_expr_t *v, int64_
     return dlc_expr_const_int(d, stride) == 0;
 }
 
+/* Vector loads of integers narrower than a lane (int8 → int32 accumulation):
+ * types emitted only where a function uses them, so the C of other kernels
+ * stays as it was. */
+static const struct {
+    dlc_dtype_t dt;
+    const char *prefix, *ctype;
+    int bytes;
+} narrow[] = {{DLC_INT8, "i8", "int8_t", 1}, {DLC_UINT8, "u8", "uint8_t", 1}, {DLC_INT16, "i16", "int16_t", 2}};
+#define N_NARROW ((int)(sizeof narrow / sizeof narrow[0]))
+
+/* the vector type prefix of a load a cast may convert lane by lane, or NULL */
+static const char *cast_src_prefix(const dlc_expr_t *ld, int *narrow_bit) {
+    *narrow_bit = 0;
+    if (ld->kind != DLC_EXPR_LOAD) return NULL;
+    if (ld->buffer->dtype == DLC_FLOAT32) return "f32";
+    if (ld->buffer->dtype == DLC_INT32) return "i32";
+    for (int i = 0; i < N_NARROW; i++)
+        if (ld->buffer->dtype == narrow[i].dt) {
+            *narrow_bit = 1 << i;
+            return narrow[i].prefix;
+        }
+    return NULL;
+}
+
 static int vec_ok_expr(vec_t *V, const dlc_expr_t *e, dlc_dtype_t dt) {
+    int bit;
     if (!uses(e, V->v)) return e->dtype == dt || e->kind == DLC_EXPR_INT || e->kind == DLC_EXPR_FLOAT || !dlc_dtype_is_float(dt) == !dlc_dtype_is_float(e->dtype);
     switch (e->kind) {
     case DLC_EXPR_LOAD: return e->buffer->dtype == dt;
     case DLC_EXPR_ADD: case DLC_EXPR_SUB: case DLC_EXPR_MUL:
         return e->dtype == dt && vec_ok_expr(V, e->a[0], dt) && vec_ok_expr(V, e->a[1], dt);
     case DLC_EXPR_DIV: return dlc_dtype_is_float(dt) && vec_ok_expr(V, e->a[0], dt) && vec_ok_expr(V, e->a[1], dt);
+    case DLC_EXPR_CAST: return e->dtype == dt && cast_src_prefix(e->a[0], &bit) != NULL;
     default: return 0;
     }
 }
@@ -269,6 +298,36 @@ static dlc_expr_t *at_zero(cg_t *g, const dlc_expr_t *e, const dlc_expr_t *v) {
     return dlc_simplify(g->ctx, dlc_expr_substitute(g->ctx, (dlc_expr_t *)e, 1, (dlc_expr_t **)&v, &z), &g->ranges);
 }
 
+/* A load in v, its lanes contiguous (one vector load) or gathered; with
+ * cast, converted to the loop's vector type (__builtin_convertvector of the
+ * load; a gather converts element by element as it initialises). */
+static void emit_vload(vec_t *V, const dlc_expr_t *e, const dlc_expr_t *cast) {
+    cg_t *g = V->g;
+    dlc_strbuf_t *o = g->out;
+    int64_t st;
+    const char *bn = buf_name(g, e->buffer);
+    if (stride_of(g, e->a[0], V->v, &st) && st == 1) {
+        int bit = 0;
+        const char *src = cast ? cast_src_prefix(e, &bit) : NULL;
+        g->narrow_used |= (unsigned)bit;
+        if (cast) dlc_strbuf_printf(o, "__builtin_convertvector(dlc_vload_%sx%d(&%s[", src, V->lanes, bn);
+        else dlc_strbuf_printf(o, "dlc_vload_%s(&%s[", V->vt, bn);
+        emit_expr(g, at_zero(g, e->a[0], V->v));
+        if (cast) dlc_strbuf_printf(o, "]), %s)", V->vt);
+        else dlc_strbuf_append(o, "])");
+        return;
+    }
+    dlc_strbuf_printf(o, "((%s){", V->vt);
+    for (int l = 0; l < V->lanes; l++) {
+        dlc_expr_t *lv = dlc_int(g->ctx, l);
+        dlc_expr_t *ix = dlc_simplify(g->ctx, dlc_expr_substitute(g->ctx, e->a[0], 1, (dlc_expr_t **)&V->v, &lv), &g->ranges);
+        dlc_strbuf_printf(o, "%s%s[", l ? ", " : "", bn);
+        emit_expr(g, ix);
+        dlc_strbuf_append(o, "]");
+    }
+    dlc_strbuf_append(o, "})");
+}
+
 static void emit_vexpr(vec_t *V, const dlc_expr_t *e) {
     cg_t *g = V->g;
     dlc_strbuf_t *o = g->out;
@@ -277,26 +336,8 @@ static void emit_vexpr(vec_t *V, const dlc_expr_t *e) {
         return;
     }
     switch (e->kind) {
-    case DLC_EXPR_LOAD: {
-        int64_t st;
-        const char *bn = buf_name(g, e->buffer);
-        if (stride_of(g, e->a[0], V->v, &st) && st == 1) {
-            dlc_strbuf_printf(o, "dlc_vload_%s(&%s[", V->vt, bn);
-            emit_expr(g, at_zero(g, e->a[0], V->v));
-            dlc_strbuf_append(o, "])");
-        } else {
-            dlc_strbuf_printf(o, "((%s){", V->vt);
-            for (int l = 0; l < V->lanes; l++) {
-                dlc_expr_t *lv = dlc_int(g->ctx, l);
-                dlc_expr_t *ix = dlc_simplify(g->ctx, dlc_expr_substitute(g->ctx, e->a[0], 1, (dlc_expr_t **)&V->v, &lv), &g->ranges);
-                dlc_strbuf_printf(o, "%s%s[", l ? ", " : "", bn);
-                emit_expr(g, ix);
-                dlc_strbuf_append(o, "]");
-            }
-            dlc_strbuf_append(o, "})");
-        }
-        return;
-    }
+    case DLC_EXPR_LOAD: emit_vload(V, e, NULL); return;
+    case DLC_EXPR_CAST: emit_vload(V, e->a[0], e); return;
     default: {
         const char *op = e->kind == DLC_EXPR_ADD ? "+" : e->kind == DLC_EXPR_SUB ? "-" : e->kind == DLC_EXPR_MUL ? "*" : "/";
         dlc_strbuf_append(o, "(");
@@ -548,6 +589,17 @@ static void emit_vector_types(dlc_strbuf_t *o) {
         }
 }
 
+static void emit_narrow_vector_types(dlc_strbuf_t *o, unsigned which) {
+    for (int b = 0; b < N_NARROW; b++)
+        if (which & (1u << b))
+            for (int l = 2; l <= 64; l *= 2) {
+                dlc_strbuf_printf(o, "typedef %s %sx%du __attribute__((vector_size(%d), aligned(%d), may_alias));\n",
+                                  narrow[b].ctype, narrow[b].prefix, l, l * narrow[b].bytes, narrow[b].bytes);
+                dlc_strbuf_printf(o, "#define dlc_vload_%sx%d(p) (*(const %sx%du *)(p))\n", narrow[b].prefix, l,
+                                  narrow[b].prefix, l);
+            }
+}
+
 static int emit_func(cg_t *g, const dlc_lowered_func_t *f) {
     dlc_strbuf_t *o = g->out;
     dlc_strbuf_printf(o, "\n/* %s */\n__attribute__((visibility(\"default\"))) int32_t %s(void *const *data) {\n", f->name,
@@ -604,15 +656,22 @@ int dlc_codegen_c(dlc_lowered_func_t *const *funcs, int n, const dlc_target_t *t
             seen[n_seen++] = in->name;
             dlc_strbuf_printf(out, "\n/* tensorize intrinsic %s */\n%s\n", in->name, in->c_source);
         }
+    unsigned narrow_emitted = 0;
     for (int i = 0; i < n; i++) {
         cg_t g;
         memset(&g, 0, sizeof g);
         dlc_arena_t *a = dlc_arena_new(0);
         dlc_ctx_t tmp = {.arena = a};
+        dlc_strbuf_t fn; /* the function, after the narrow vector types it turns out to use */
+        dlc_strbuf_init(&fn);
         g.ctx = &tmp;
-        g.out = out;
+        g.out = &fn;
         g.target = target;
         int rc = emit_func(&g, funcs[i]);
+        emit_narrow_vector_types(out, g.narrow_used & ~narrow_emitted);
+        narrow_emitted |= g.narrow_used;
+        if (fn.len) dlc_strbuf_appendn(out, fn.data, fn.len);
+        dlc_strbuf_free(&fn);
         dlc_var_ranges_free(&g.ranges);
         dlc_arena_destroy(&a);
         if (rc) return rc;

@@ -145,13 +145,16 @@ static const char *const dtype_names[] = {"float32", "float16", "int8", "uint8",
 _Static_assert(sizeof elem_bytes / sizeof elem_bytes[0] == DLC_KDT_BOOL + 1, "elem_bytes");
 _Static_assert(sizeof dtype_names / sizeof dtype_names[0] == DLC_KDT_BOOL + 1, "dtype_names");
 
+/* 8-bit integers span their whole range, so that int8 products summed in
+ * int8 instead of the kernel's out_dtype (int32) wrap and show; wider
+ * integers stay small enough for their sums not to overflow. */
 static void fill_input(void *p, int dt, int64_t n, uint64_t *s) {
     for (int64_t i = 0; i < n; i++) {
         switch (dt) {
         case DLC_KDT_FLOAT32: ((float *)p)[i] = rng_unit(s); break;
         case DLC_KDT_FLOAT16: ((uint16_t *)p)[i] = f2h(rng_unit(s)); break;
-        case DLC_KDT_INT8: ((int8_t *)p)[i] = (int8_t)rng_int(s, -8, 8); break;
-        case DLC_KDT_UINT8: ((uint8_t *)p)[i] = (uint8_t)rng_int(s, 0, 16); break;
+        case DLC_KDT_INT8: ((int8_t *)p)[i] = (int8_t)rng_int(s, -128, 127); break;
+        case DLC_KDT_UINT8: ((uint8_t *)p)[i] = (uint8_t)rng_int(s, 0, 255); break;
         case DLC_KDT_INT16: ((int16_t *)p)[i] = (int16_t)rng_int(s, -100, 100); break;
         case DLC_KDT_INT32: ((int32_t *)p)[i] = (int32_t)rng_int(s, -100, 100); break;
         case DLC_KDT_INT64: ((int64_t *)p)[i] = rng_int(s, -100, 100); break;

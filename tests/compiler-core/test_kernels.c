@@ -409,7 +409,7 @@ static void test_compute_at_levels(void **state) {
         dlc_ctx_t *c = dlc_ctx_new();
         dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, (int64_t[]){9, 5}, DLC_FLOAT32);
         dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, (int64_t[]){7, 5}, DLC_FLOAT32);
-        dlc_tensor_t *D = dlc_topi_dense(c, A, W), *R = dlc_topi_relu(c, D);
+        dlc_tensor_t *D = dlc_topi_dense(c, A, W, A->dtype), *R = dlc_topi_relu(c, D);
         dlc_schedule_t *s = NN(dlc_sched_create(c, 1, &R));
         dlc_stage_t *sr = dlc_sched_stage(s, R), *sd = dlc_sched_stage(s, D);
         dlc_iter_var_t *xo, *yo, *xi, *yi, *ko, *ki;
@@ -515,7 +515,7 @@ static void test_compute_inline(void **state) {
         dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, (int64_t[]){7, 6}, DLC_FLOAT32);
         dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, (int64_t[]){13, 6}, DLC_FLOAT32);
         dlc_tensor_t *bias = dlc_te_placeholder(c, "bias", 1, (int64_t[]){13}, DLC_FLOAT32);
-        dlc_tensor_t *D = dlc_topi_dense(c, A, W);
+        dlc_tensor_t *D = dlc_topi_dense(c, A, W, A->dtype);
         dlc_tensor_t *BA = dlc_topi_bias_add(c, D, bias), *R = dlc_topi_relu(c, BA);
         dlc_tensor_t *SC = dlc_te_compute(c, "scale", 2, D->shape, scale_fn, R);
         dlc_tensor_t *F = dlc_te_compute(c, "final", 2, D->shape, final_fn, (dlc_tensor_t *[]){SC, bias});
@@ -568,7 +568,7 @@ static void test_cache_read(void **state) {
         dlc_ctx_t *c = dlc_ctx_new();
         dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, (int64_t[]){13, 11}, DLC_FLOAT32);
         dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, (int64_t[]){10, 11}, DLC_FLOAT32);
-        dlc_tensor_t *D = dlc_topi_dense(c, A, W);
+        dlc_tensor_t *D = dlc_topi_dense(c, A, W, A->dtype);
         dlc_schedule_t *s = NN(dlc_sched_create(c, 1, &D));
         dlc_tensor_t *AL = NN(dlc_sched_cache_read(s, A, variant & 1 ? DLC_SCOPE_SHARED : DLC_SCOPE_LOCAL, 1, &D));
         dlc_tensor_t *WL = NN(dlc_sched_cache_read(s, W, DLC_SCOPE_SHARED, 1, &D));
@@ -651,7 +651,7 @@ static void test_pragma_bind(void **state) {
         dlc_ctx_t *c = dlc_ctx_new();
         dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, (int64_t[]){shapes[sh][0], shapes[sh][2]}, DLC_FLOAT32);
         dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, (int64_t[]){shapes[sh][1], shapes[sh][2]}, DLC_FLOAT32);
-        dlc_tensor_t *D = dlc_topi_dense(c, A, W);
+        dlc_tensor_t *D = dlc_topi_dense(c, A, W, A->dtype);
         dlc_schedule_t *s = NN(dlc_sched_create(c, 1, &D));
         dlc_tensor_t *DL = NN(dlc_sched_cache_write(s, D, DLC_SCOPE_LOCAL));
         dlc_tensor_t *AS = NN(dlc_sched_cache_read(s, A, DLC_SCOPE_SHARED, 1, &DL));
@@ -677,7 +677,7 @@ static void test_pragma_bind(void **state) {
         dlc_ctx_t *c = dlc_ctx_new();
         dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, (int64_t[]){shapes[sh][0], shapes[sh][2]}, DLC_FLOAT32);
         dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, (int64_t[]){shapes[sh][1], shapes[sh][2]}, DLC_FLOAT32);
-        dlc_tensor_t *D = dlc_topi_dense(c, A, W);
+        dlc_tensor_t *D = dlc_topi_dense(c, A, W, A->dtype);
         dlc_schedule_t *s = NN(dlc_sched_create(c, 1, &D));
         dlc_tensor_t *DL = NN(dlc_sched_cache_write(s, D, DLC_SCOPE_LOCAL));
         dlc_tensor_t *AS = NN(dlc_sched_cache_read(s, A, DLC_SCOPE_SHARED, 1, &DL));
@@ -1142,7 +1142,7 @@ static void test_independent_values(void **state) {
         dlc_ctx_t *c = dlc_ctx_new();
         dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, (int64_t[]){M, K}, DLC_FLOAT32);
         dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, (int64_t[]){N, K}, DLC_FLOAT32);
-        dlc_tensor_t *D = dlc_topi_dense(c, A, W);
+        dlc_tensor_t *D = dlc_topi_dense(c, A, W, A->dtype);
         dlc_schedule_t *s = NN(dlc_sched_create(c, 1, &D));
         dlc_tensor_t *DL = NN(dlc_sched_cache_write(s, D, DLC_SCOPE_LOCAL));
         dlc_stage_t *st = dlc_sched_stage(s, D), *cl = dlc_sched_stage(s, DL);
@@ -1280,6 +1280,98 @@ static void test_two_outputs(void **state) {
     }
 }
 
+/* ---- casts in vectorized loops: int8 / uint8 / int16 → int32, int32 / int8 → float32 ---- */
+/* Y[r, c] = i32(A[r, c]) * i32(W[c, r]) + i32(U[r, c]) - i32(H[r, c]): contiguous narrow loads (A, U, H)
+ * and a gathered one (W, stride R) */
+static dlc_expr_t *icast_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
+    dlc_tensor_t **t = u;
+    dlc_expr_t *a = dlc_cast(c, DLC_INT32, dlc_read2(c, t[0], i[0], i[1]));
+    dlc_expr_t *w = dlc_cast(c, DLC_INT32, dlc_read2(c, t[1], i[1], i[0]));
+    dlc_expr_t *un = dlc_cast(c, DLC_INT32, dlc_read2(c, t[2], i[0], i[1]));
+    dlc_expr_t *h = dlc_cast(c, DLC_INT32, dlc_read2(c, t[3], i[0], i[1]));
+    return dlc_sub(c, dlc_add(c, dlc_mul(c, a, w), un), h);
+}
+/* F[r, c] = f32(X[r, c]) + f32(A[r, c]) */
+static dlc_expr_t *fcast_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
+    dlc_tensor_t **t = u;
+    return dlc_add(c, dlc_cast(c, DLC_FLOAT32, dlc_read2(c, t[0], i[0], i[1])),
+                   dlc_cast(c, DLC_FLOAT32, dlc_read2(c, t[1], i[0], i[1])));
+}
+
+/* Builds out (columns split by `lanes`, the inner part vectorized) for the
+ * host; asserts the C converts vectors (no scalar fallback) and loads it. */
+static dlc_module_t *build_vec_cast(dlc_ctx_t *c, dlc_tensor_t *out, int64_t lanes, const char *name, int n_args,
+                                    dlc_tensor_t *const *args, const char *want) {
+    dlc_schedule_t *s = NN(dlc_sched_create(c, 1, &out));
+    dlc_stage_t *st = dlc_sched_stage(s, out);
+    dlc_iter_var_t *o, *i;
+    OK(dlc_stage_split(st, ax(st, 1), lanes, &o, &i));
+    OK(dlc_stage_vectorize(st, i));
+    kcheck_assert(s, n_args, args, 1, NULL, name); /* and against its reference, through dlc-runner */
+    dlc_lowered_func_t *f;
+    OK(dlc_lower(s, name, n_args, args, 1, &f));
+    dlc_target_t tgt;
+    OK(dlc_target_parse("llvm", &tgt));
+    dlc_strbuf_t src;
+    dlc_strbuf_init(&src);
+    OK(dlc_codegen_c(&f, 1, &tgt, &src));
+    if (!strstr(src.data, want)) fail_msg("%s: the C has no '%s':\n%s", name, want, src.data);
+    dlc_build_result_t br;
+    OK(dlc_build_so(src.data, src.len, &tgt, &br));
+    dlc_strbuf_free(&src);
+    return NN(dlc_module_load(br.so_path));
+}
+
+static void test_vector_casts(void **state) {
+    (void)state;
+    enum { R = 3, C = 37 }; /* 37 columns: full vectors and a tail */
+    static int8_t a[R * C], w[C * R];
+    static uint8_t un[R * C];
+    static int16_t h[R * C];
+    static int32_t x[R * C], y[R * C];
+    static float f[R * C];
+    uint64_t seed = 11;
+    for (int e = 0; e < R * C; e++) { /* full ranges; the extremes included */
+        a[e] = (int8_t)(e == 0 ? -128 : e == 1 ? 127 : (int)(hval(&seed) * 128));
+        w[e] = (int8_t)(e == 0 ? -128 : (int)(hval(&seed) * 128));
+        un[e] = (uint8_t)(e == 0 ? 255 : (int)((hval(&seed) + 1) * 127.5f));
+        h[e] = (int16_t)(e == 0 ? -32768 : (int)(hval(&seed) * 32767));
+        x[e] = (int32_t)(hval(&seed) * 1e9f);
+    }
+    int64_t srow[2] = {R, C}, scol[2] = {C, R};
+    for (int64_t lanes = 4; lanes <= 16; lanes *= 4) { /* within a native vector, and wider */
+        dlc_ctx_t *c = dlc_ctx_new();
+        dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, srow, DLC_INT8);
+        dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, scol, DLC_INT8);
+        dlc_tensor_t *U = dlc_te_placeholder(c, "U", 2, srow, DLC_UINT8);
+        dlc_tensor_t *H = dlc_te_placeholder(c, "H", 2, srow, DLC_INT16);
+        dlc_tensor_t *Y = NN(dlc_te_compute(c, "Y", 2, srow, icast_fn, (dlc_tensor_t *[]){A, W, U, H}));
+        dlc_module_t *m = build_vec_cast(c, Y, lanes, "vcast_i", 5, (dlc_tensor_t *[]){A, W, U, H, Y},
+                                         "__builtin_convertvector(dlc_vload_i8x");
+        DLTensor t[5] = {dlt(a, DLC_INT8, 2, srow), dlt(w, DLC_INT8, 2, scol), dlt(un, DLC_UINT8, 2, srow),
+                         dlt(h, DLC_INT16, 2, srow), dlt(y, DLC_INT32, 2, srow)};
+        OK(dlc_module_call(m, "vcast_i", t, 5));
+        for (int r = 0; r < R; r++)
+            for (int q = 0; q < C; q++) {
+                int32_t want = (int32_t)a[r * C + q] * w[q * R + r] + un[r * C + q] - h[r * C + q];
+                if (y[r * C + q] != want)
+                    fail_msg("lanes %lld: Y[%d, %d] = %d, expected %d", (long long)lanes, r, q, y[r * C + q], want);
+            }
+        dlc_module_destroy(&m);
+        dlc_tensor_t *X = dlc_te_placeholder(c, "X", 2, srow, DLC_INT32);
+        dlc_tensor_t *F = NN(dlc_te_compute(c, "F", 2, srow, fcast_fn, (dlc_tensor_t *[]){X, A}));
+        m = build_vec_cast(c, F, lanes, "vcast_f", 3, (dlc_tensor_t *[]){X, A, F},
+                           "__builtin_convertvector(dlc_vload_i32x");
+        DLTensor tf[3] = {dlt(x, DLC_INT32, 2, srow), dlt(a, DLC_INT8, 2, srow), dlt(f, DLC_FLOAT32, 2, srow)};
+        OK(dlc_module_call(m, "vcast_f", tf, 3));
+        for (int e = 0; e < R * C; e++)
+            if (f[e] != (float)x[e] + (float)a[e])
+                fail_msg("lanes %lld: F[%d] = %.9g, expected %.9g", (long long)lanes, e, f[e], (float)x[e] + (float)a[e]);
+        dlc_module_destroy(&m);
+        dlc_ctx_destroy(&c);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_default_schedules),
@@ -1302,6 +1394,7 @@ int main(void) {
         cmocka_unit_test(test_intrinsics_select),
         cmocka_unit_test(test_independent_values),
         cmocka_unit_test(test_two_outputs),
+        cmocka_unit_test(test_vector_casts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

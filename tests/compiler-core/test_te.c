@@ -572,7 +572,7 @@ static void dense_relu(dense_relu_t *x, int64_t M, int64_t N, int64_t K) {
     x->ctx = dlc_ctx_new();
     x->A = dlc_te_placeholder(x->ctx, "A", 2, (int64_t[]){M, K}, DLC_FLOAT32);
     x->W = dlc_te_placeholder(x->ctx, "W", 2, (int64_t[]){N, K}, DLC_FLOAT32);
-    x->D = dlc_topi_dense(x->ctx, x->A, x->W);
+    x->D = dlc_topi_dense(x->ctx, x->A, x->W, x->A->dtype);
     x->R = dlc_topi_relu(x->ctx, x->D);
     assert_non_null(x->R);
     x->s = dlc_sched_create(x->ctx, 1, &x->R);
