@@ -22,7 +22,7 @@ typedef struct {
     int name_ids[512];
     const char *names[512];
     int in_parallel;
-    unsigned narrow_used; /* NARROW_* bits: narrow vector loads this function uses */
+    unsigned narrow_used; /* bit i: the function loads vectors of narrow[i] */
     int err;
 } cg_t;
 
@@ -299,21 +299,22 @@ static dlc_expr_t *at_zero(cg_t *g, const dlc_expr_t *e, const dlc_expr_t *v) {
 }
 
 /* A load in v, its lanes contiguous (one vector load) or gathered; with
- * cast, converted to the loop's vector type (__builtin_convertvector of the
- * load; a gather converts element by element as it initialises). */
-static void emit_vload(vec_t *V, const dlc_expr_t *e, const dlc_expr_t *cast) {
+ * convert (a cast of the load), converted to the loop's vector type
+ * (__builtin_convertvector of the load; a gather converts element by element
+ * as it initialises). */
+static void emit_vload(vec_t *V, const dlc_expr_t *e, int convert) {
     cg_t *g = V->g;
     dlc_strbuf_t *o = g->out;
     int64_t st;
     const char *bn = buf_name(g, e->buffer);
     if (stride_of(g, e->a[0], V->v, &st) && st == 1) {
         int bit = 0;
-        const char *src = cast ? cast_src_prefix(e, &bit) : NULL;
+        const char *src = convert ? cast_src_prefix(e, &bit) : NULL;
         g->narrow_used |= (unsigned)bit;
-        if (cast) dlc_strbuf_printf(o, "__builtin_convertvector(dlc_vload_%sx%d(&%s[", src, V->lanes, bn);
+        if (convert) dlc_strbuf_printf(o, "__builtin_convertvector(dlc_vload_%sx%d(&%s[", src, V->lanes, bn);
         else dlc_strbuf_printf(o, "dlc_vload_%s(&%s[", V->vt, bn);
         emit_expr(g, at_zero(g, e->a[0], V->v));
-        if (cast) dlc_strbuf_printf(o, "]), %s)", V->vt);
+        if (convert) dlc_strbuf_printf(o, "]), %s)", V->vt);
         else dlc_strbuf_append(o, "])");
         return;
     }
@@ -336,8 +337,8 @@ static void emit_vexpr(vec_t *V, const dlc_expr_t *e) {
         return;
     }
     switch (e->kind) {
-    case DLC_EXPR_LOAD: emit_vload(V, e, NULL); return;
-    case DLC_EXPR_CAST: emit_vload(V, e->a[0], e); return;
+    case DLC_EXPR_LOAD: emit_vload(V, e, 0); return;
+    case DLC_EXPR_CAST: emit_vload(V, e->a[0], 1); return;
     default: {
         const char *op = e->kind == DLC_EXPR_ADD ? "+" : e->kind == DLC_EXPR_SUB ? "-" : e->kind == DLC_EXPR_MUL ? "*" : "/";
         dlc_strbuf_append(o, "(");
