@@ -59,7 +59,7 @@ void fleet_stop(pid_t pid, int sig) {
 pid_t fleet_start_tracker(const char *port, const char *max_frame, int *port_out) {
     const char *argv[] = {"dlc-tracker", "--port", port, "--heartbeat", FLEET_HB, "--grace", "2", "--max-frame",
                           max_frame, "--log-level", "info", NULL};
-    int fd;
+    int fd = -1; /* set when the spawn succeeds; -O3 cannot see through assert_true */
     pid_t pid = fleet_spawn(argv, &fd);
     assert_true(pid > 0);
     *port_out = fleet_read_port(fd);

@@ -115,7 +115,7 @@ static pid_t start_tracker(const char *const *extra, int *port) {
     while (*extra)
         argv[n++] = *extra++;
     argv[n] = NULL;
-    int fd;
+    int fd = -1; /* set when the spawn succeeds; -O3 cannot see through assert_true */
     pid_t pid = spawn(argv, NULL, &fd);
     assert_true(pid > 0);
     *port = fleet_read_port(fd);
