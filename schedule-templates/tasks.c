@@ -9,7 +9,7 @@ static const dlc_template_t *const registry[] = {
     /* x86 */
     &dlc__tmpl_conv2d_NCHWc_x86, &dlc__tmpl_depthwise_NCHWc_x86, &dlc__tmpl_conv2d_transpose_x86,
     /* arm_cpu */
-    &dlc__tmpl_spatial_pack_arm, &dlc__tmpl_depthwise_arm, &dlc__tmpl_conv2d_transpose_arm,
+    &dlc__tmpl_spatial_pack_arm, &dlc__tmpl_winograd_arm, &dlc__tmpl_depthwise_arm, &dlc__tmpl_conv2d_transpose_arm,
     /* cpu: TVM's x86 dense templates, which its strategy gives every CPU */
     &dlc__tmpl_dense_pack_x86, &dlc__tmpl_dense_nopack_x86, &dlc__tmpl_batch_matmul_x86,
     /* cpu: dlc's generic templates, one for every operator */

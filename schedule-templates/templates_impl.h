@@ -66,7 +66,8 @@ int dlc__schedule_conv_nchwc(dlc_schedule_t *s, dlc_tensor_t *C, dlc_tensor_t *O
 extern const dlc_template_t dlc__tmpl_conv2d_NCHWc_x86, dlc__tmpl_dense_nopack_x86, dlc__tmpl_dense_pack_x86,
     dlc__tmpl_batch_matmul_x86;
 extern const dlc_template_t dlc__tmpl_depthwise_NCHWc_x86, dlc__tmpl_conv2d_transpose_x86;
-extern const dlc_template_t dlc__tmpl_spatial_pack_arm, dlc__tmpl_conv2d_transpose_arm, dlc__tmpl_depthwise_arm;
+extern const dlc_template_t dlc__tmpl_spatial_pack_arm, dlc__tmpl_conv2d_transpose_arm, dlc__tmpl_depthwise_arm,
+    dlc__tmpl_winograd_arm;
 extern const dlc_template_t dlc__tmpl_dense_generic, dlc__tmpl_batch_matmul_generic, dlc__tmpl_conv2d_generic,
     dlc__tmpl_conv2d_nchwc_generic, dlc__tmpl_depthwise_generic, dlc__tmpl_conv2d_transpose_generic,
     dlc__tmpl_pool2d_generic, dlc__tmpl_softmax_generic, dlc__tmpl_relu_generic, dlc__tmpl_bias_relu_generic;

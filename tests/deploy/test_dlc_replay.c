@@ -305,8 +305,9 @@ static double conv_flops(const json_t *args, int depthwise) {
 
 static void test_replay_arm_tophub(void **state) {
     (void)state;
-    static const char *const tasks[] = {"conv2d_nchw_spatial_pack.arm_cpu", "depthwise_conv2d_nchw.arm_cpu"};
-    enum { PER_TASK = 5, LIMIT = 8 };
+    static const char *const tasks[] = {"conv2d_nchw_spatial_pack.arm_cpu", "depthwise_conv2d_nchw.arm_cpu",
+                                        "conv2d_nchw_winograd.arm_cpu"};
+    enum { N_TASKS = sizeof tasks / sizeof tasks[0], PER_TASK = 3, LIMIT = 10 };
     const char *src = tophub("arm_cpu_v0.08.log");
     char *text = NULL;
     size_t len = 0;
@@ -315,7 +316,7 @@ static void test_replay_arm_tophub(void **state) {
     FILE *f = fopen(log, "w");
     assert_non_null(f);
     int known = 0;
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < N_TASKS; t++) {
         if (!dlc_template_find(tasks[t])) {
             fprintf(stderr, "note: %s is not registered yet: its records are not replayed\n", tasks[t]);
             continue;
@@ -345,8 +346,8 @@ static void test_replay_arm_tophub(void **state) {
         free(text); /* strtok_r cut it up: read it again for the next task */
         assert_int_equal(dlc_file_read(src, &text, &len), 0);
     }
-    fprintf(f, "%s\n", "# a winograd record dlc does not know follows");
-    record_line(f, "llvm -device=arm_cpu -model=rk3399 -mtriple=aarch64-linux-gnu", "conv2d_nchw_winograd.arm_cpu",
+    fprintf(f, "%s\n", "# a record of a task dlc does not know (TVM's NNPACK winograd) follows");
+    record_line(f, "llvm -device=arm_cpu -model=rk3399 -mtriple=aarch64-linux-gnu", "conv2d_nchw_winograd_nnpack.arm_cpu",
                 SMALL_ARGS, 0, "[]");
     fclose(f);
     free(text);
@@ -354,7 +355,7 @@ static void test_replay_arm_tophub(void **state) {
         unlink(log);
         skip();
     }
-    run_t r = dlc_build("--replay", log, "--verify", "--json", "--limit", "8", NULL);
+    run_t r = dlc_build("--replay", log, "--verify", "--json", "--limit", "10", NULL);
     json_t *lines = parse_lines(&r, "arm replay");
     if (r.exit_code != 0)
         fprintf(stderr, "%s\n%s\n", r.out, r.err);
@@ -364,13 +365,20 @@ static void test_replay_arm_tophub(void **state) {
     assert_int_equal(ival(s, "known"), want);
     assert_int_equal(ival(s, "verified"), want);
     assert_true(json_is_true(json_object_get(s, "limit_reached")) == (known >= LIMIT));
+    int winograd = 0;
     for (size_t i = 0; i + 1 < json_array_size(lines); i++) {
         const json_t *e = json_array_get(lines, i);
         if (strcmp(json_string_value(json_object_get(e, "status")), "skipped") == 0)
             continue;
         assert_string_equal(json_string_value(json_object_get(e, "status")), "ok");
         assert_string_equal(json_string_value(json_object_get(e, "build_arch")), "aarch64");
+        assert_true(json_is_true(json_object_get(e, "index_match")));
+        winograd += strcmp(json_string_value(json_object_get(e, "task")), tasks[2]) == 0;
     }
+    if (dlc_template_find(tasks[2]))
+        assert_int_equal(winograd, PER_TASK);
+    if (known < LIMIT)
+        assert_int_equal(ival(json_object_get(s, "skipped"), "conv2d_nchw_winograd_nnpack.arm_cpu"), 1);
     json_decref(lines);
     run_free(&r);
     unlink(log);

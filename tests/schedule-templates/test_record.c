@@ -576,6 +576,7 @@ static void test_tophub_arm_spaces(void **state) {
     compat_t sp = run_compat("arm_cpu_v0.08.log", "conv2d_nchw_spatial_pack.arm_cpu");
     compat_t dw = run_compat("arm_cpu_v0.08.log", "depthwise_conv2d_nchw.arm_cpu");
     compat_t tr = run_compat("arm_cpu_v0.08.log", "conv2d_transpose_nchw.arm_cpu");
+    compat_t wg = run_compat("arm_cpu_v0.08.log", "conv2d_nchw_winograd.arm_cpu");
     assert_int_equal(sp.seen, 961);
     assert_int_equal(dw.seen, 90);
     assert_int_equal(tr.seen, 8);
@@ -590,6 +591,11 @@ static void test_tophub_arm_spaces(void **state) {
     assert_int_equal(dw.index_equal, dw.seen);
     assert_int_equal(tr.in_space, tr.seen);
     assert_int_equal(tr.index_equal, tr.seen);
+    /* winograd: tile_p over P = N·⌈H/4⌉·⌈W/4⌉, tile_k, tile_c (factors, inner
+     * at most 16), ann_reduce, ann_spatial, as TVM defines them: all at their index */
+    assert_int_equal(wg.seen, 105);
+    assert_int_equal(wg.in_space, wg.seen);
+    assert_int_equal(wg.index_equal, wg.seen);
 }
 
 int main(void) {

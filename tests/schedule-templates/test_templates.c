@@ -7,12 +7,14 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <cmocka.h>
 #include "../compiler-core/kernel_check.h"
+#include "compiler-core/dlc_module.h"
 #include "schedule-templates/dlc_space.h"
 
 /* Adds up to n sampled configs of a task to the batch; returns how many were added. */
@@ -220,6 +222,7 @@ static void test_candidates(void **state) {
     const dlc_template_t *c[8];
     assert_true(dlc_template_candidates(DLC_OPK_CONV2D, &arm, c, 8) >= 2);
     assert_string_equal(c[0]->name, "conv2d_nchw_spatial_pack.arm_cpu");
+    assert_string_equal(c[1]->name, "conv2d_nchw_winograd.arm_cpu"); /* plevel 5 after spatial_pack's 10 */
     assert_true(dlc_template_candidates(DLC_OPK_DENSE, &arm, c, 8) == 3);
     assert_string_equal(c[0]->name, "dense_pack.x86");
     assert_string_equal(c[1]->name, "dense_nopack.x86");
@@ -263,12 +266,197 @@ static void test_conv2d_transpose_x86(void **state) {
     check_template("conv2d_transpose_nchw.x86", convt_specs, 5, 22);
 }
 
+/* ---- conv2d_nchw_winograd.arm_cpu ----
+ * Its kernels are large: TVM's schedule unrolls the 6x6 input and 4x4 output
+ * transforms fully (1296 + 576 statements), about 1 s of GCC per config, so
+ * fewer are sampled here than for the other templates. P = N·⌈H/4⌉·⌈W/4⌉ is a
+ * power of two in each spec (VP, a factor of P, takes the vector path; other
+ * widths give GCC a loop per unrolled statement, ~10 s a kernel). */
+static const char *const wg_specs[] = {
+    "conv2d:1,1,7,7,5,3,3,1,1", "conv2d:2,3,5,5,7,3,3,1,1", "conv2d:1,5,13,2,3,3,3,1,1",
+    "conv2d:1,2,6,5,2,3,3,1,0", "conv2d:1,3,15,7,4,3,3,1,1",
+};
+static void test_winograd_arm(void **state) {
+    (void)state;
+    check_template_on("conv2d_nchw_winograd.arm_cpu", NULL, wg_specs, 5, 6, 30, 5);
+}
+
+/* G of topi's winograd_util for F(4x4, 3x3) (points 0, -1, 1, 1/2, -2): U = GgGᵀ */
+static const double wg_G[6][3] = {{1, 0, 0}, {-1 / 3., 1 / 3., -1 / 3.}, {1 / 3., 1 / 3., 1 / 3.},
+                                  {-16 / 15., -8 / 15., -4 / 15.}, {1 / 15., -2 / 15., 4 / 15.}, {0, 0, 1}};
+
+typedef struct {
+    const char *args, *entity;
+} wg_case_t;
+
+static float frand(uint64_t *s) { return (float)(dlc_space_rand64(s) >> 40) * (2.0f / 16777216.0f) - 1.0f; }
+
+/* Runs kernel `fn` of m on random data and kernel g (U = GgGᵀ made here) and
+ * compares with the direct convolution; returns the largest error relative
+ * to 1 + |expected|. */
+static double wg_run_direct(dlc_module_t *m, const char *fn, const dlc_op_t *op, const dlc_conv_params_t *p) {
+    const dlc_tensor_t *td = op->args[0], *tu = op->args[1], *to = op->args[2];
+    const int64_t *ds = td->shape, *us = tu->shape, *os = to->shape;
+    int64_t N = ds[0], C = ds[1], IH = ds[2], IW = ds[3], K = os[1], OH = os[2], OW = os[3], VK = us[4];
+    float *d = malloc(sizeof *d * (size_t)dlc_tensor_size(td)), *u = malloc(sizeof *u * (size_t)dlc_tensor_size(tu));
+    float *o = malloc(sizeof *o * (size_t)dlc_tensor_size(to)), *g = malloc(sizeof *g * (size_t)(K * C * 9));
+    assert_true(d && u && o && g);
+    uint64_t rng = 7;
+    for (int64_t i = 0; i < dlc_tensor_size(td); i++) d[i] = frand(&rng);
+    for (int64_t i = 0; i < K * C * 9; i++) g[i] = frand(&rng);
+    for (int64_t k = 0; k < K; k++) /* U [6, 6, K/VK, C, VK] */
+        for (int64_t c = 0; c < C; c++)
+            for (int e = 0; e < 6; e++)
+                for (int n = 0; n < 6; n++) {
+                    double acc = 0;
+                    for (int r = 0; r < 3; r++)
+                        for (int s = 0; s < 3; s++) acc += wg_G[e][r] * g[(k * C + c) * 9 + r * 3 + s] * wg_G[n][s];
+                    u[(((e * 6 + n) * (K / VK) + k / VK) * C + c) * VK + k % VK] = (float)acc;
+                }
+    DLTensor t[3];
+    const dlc_tensor_t *ts[3] = {td, tu, to};
+    void *data[3] = {d, u, o};
+    for (int i = 0; i < 3; i++) {
+        memset(&t[i], 0, sizeof t[i]);
+        t[i].data = data[i];
+        t[i].device.device_type = kDLCPU;
+        t[i].ndim = ts[i]->ndim;
+        t[i].shape = (int64_t *)ts[i]->shape;
+        dlc_dtype_dlpack(ts[i]->dtype, &t[i].dtype.code, &t[i].dtype.bits);
+        t[i].dtype.lanes = 1;
+    }
+    if (dlc_module_call(m, fn, t, 3) < 0) fail_msg("%s: %s", fn, dlc_last_error());
+    double worst = 0;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t k = 0; k < K; k++)
+            for (int64_t y = 0; y < OH; y++)
+                for (int64_t x = 0; x < OW; x++) {
+                    double want = 0;
+                    for (int64_t c = 0; c < C; c++)
+                        for (int r = 0; r < 3; r++)
+                            for (int s = 0; s < 3; s++) {
+                                int64_t iy = y + r - p->pad_top, ix = x + s - p->pad_left;
+                                if (iy >= 0 && ix >= 0 && iy < IH && ix < IW)
+                                    want += (double)d[((n * C + c) * IH + iy) * IW + ix] * g[(k * C + c) * 9 + r * 3 + s];
+                            }
+                    double err = fabs(o[((n * K + k) * OH + y) * OW + x] - want) / (1 + fabs(want));
+                    if (!(err <= worst)) worst = err; /* NaN too */
+                }
+    free(d), free(u), free(o), free(g);
+    return worst;
+}
+
+/* The transforms themselves: a few configs (batch 2 with VP spanning both
+ * images, asymmetric padding, C = 1, K prime) and their naive references run
+ * in this process with U = GgGᵀ of a random kernel g, against the direct
+ * convolution. F(4x4, 3x3) in float32 loses more than a direct sum (the
+ * transforms scale by up to 8 before they cancel; ~5e-6 of 1 + |expected|
+ * here): 1e-4 allows for other vector widths and FMA contraction, and a wrong
+ * transform entry is off by order 1. */
+static void test_winograd_direct(void **state) {
+    (void)state;
+    static const wg_case_t cases[] = {
+        {"[[\"TENSOR\", [2, 3, 5, 5], \"float32\"], [\"TENSOR\", [3, 3, 3, 3], \"float32\"], [1, 1], [1, 1, 1, 1], [1, 1], \"float32\"]",
+         "[[\"tile_p\", \"sp\", [-1, 8]], [\"tile_k\", \"sp\", [-1, 3]], [\"tile_c\", \"sp\", [-1, 3]], "
+         "[\"ann_reduce\", \"an\", [\"unroll\"]], [\"ann_spatial\", \"an\", [\"unroll\", \"vec\"]]]"},
+        {"[[\"TENSOR\", [1, 1, 7, 7], \"float32\"], [\"TENSOR\", [5, 1, 3, 3], \"float32\"], [1, 1], [0, 1, 1, 0], [1, 1], \"float32\"]",
+         "[[\"tile_p\", \"sp\", [-1, 2]], [\"tile_k\", \"sp\", [-1, 5]], [\"tile_c\", \"sp\", [-1, 1]], "
+         "[\"ann_reduce\", \"an\", [\"none\"]], [\"ann_spatial\", \"an\", [\"vec\", \"none\"]]]"},
+        {"[[\"TENSOR\", [1, 4, 13, 2], \"float32\"], [\"TENSOR\", [2, 4, 3, 3], \"float32\"], [1, 1], [1, 1, 1, 1], [1, 1], \"float32\"]",
+         "[[\"tile_p\", \"sp\", [-1, 4]], [\"tile_k\", \"sp\", [-1, 1]], [\"tile_c\", \"sp\", [-1, 2]], "
+         "[\"ann_reduce\", \"an\", [\"unroll\"]], [\"ann_spatial\", \"an\", [\"none\", \"unroll\"]]]"},
+        {"[[\"TENSOR\", [3, 2, 3, 3], \"float32\"], [\"TENSOR\", [7, 2, 3, 3], \"float32\"], [1, 1], [1, 1, 1, 1], [1, 1], \"float32\"]",
+         "[[\"tile_p\", \"sp\", [-1, 1]], [\"tile_k\", \"sp\", [-1, 7]], [\"tile_c\", \"sp\", [-1, 2]], "
+         "[\"ann_reduce\", \"an\", [\"none\"]], [\"ann_spatial\", \"an\", [\"vec\", \"none\"]]]"},
+    };
+    enum { NC = sizeof cases / sizeof cases[0] };
+    double wall = now_s();
+    dlc_target_t tgt;
+    assert_int_equal(dlc_target_parse("llvm -device=arm_cpu", &tgt), 0);
+    dlc_ctx_t *ctx[NC];
+    dlc_op_t op[NC];
+    dlc_conv_params_t prm[NC];
+    dlc_lowered_func_t *funcs[2 * NC];
+    for (int i = 0; i < NC; i++) {
+        json_t *args = dlc_json_parse(cases[i].args, strlen(cases[i].args));
+        json_t *ent = dlc_json_parse(cases[i].entity, strlen(cases[i].entity));
+        dlc_task_t *task;
+        dlc_config_t *cfg;
+        assert_int_equal(dlc_task_create("conv2d_nchw_winograd.arm_cpu", args, &tgt, &task), 0);
+        if (dlc_config_from_entity_json(dlc_task_space(task), ent, &cfg) < 0) fail_msg("case %d: %s", i, dlc_last_error());
+        ctx[i] = dlc_ctx_new();
+        dlc_schedule_t *s;
+        if (dlc_task_instantiate(task, cfg, ctx[i], &op[i], &s) < 0) fail_msg("case %d: %s", i, dlc_last_error());
+        assert_true(op[i].flops == dlc_task_flops(task)); /* TVM's add_flop: the direct convolution's count */
+        prm[i] = dlc_task_workload(task)->conv;
+        char fn[16], ref[16];
+        snprintf(fn, sizeof fn, "wg%d", i);
+        snprintf(ref, sizeof ref, "wg%d_ref", i);
+        assert_int_equal(dlc_lower(s, fn, 3, op[i].args, 1, &funcs[2 * i]), 0);
+        assert_int_equal(dlc_lower_reference(ctx[i], ref, 3, op[i].args, 1, &funcs[2 * i + 1]), 0);
+        dlc_config_destroy(&cfg);
+        dlc_task_destroy(&task);
+        json_decref(args);
+        json_decref(ent);
+    }
+    dlc_strbuf_t c;
+    dlc_strbuf_init(&c);
+    assert_int_equal(dlc_codegen_c(funcs, 2 * NC, &tgt, &c), 0);
+    dlc_build_result_t br;
+    if (dlc_build_so(c.data, c.len, &tgt, &br) < 0) fail_msg("build: %s", dlc_last_error());
+    dlc_strbuf_free(&c);
+    dlc_module_t *m = dlc_module_load(br.so_path);
+    assert_non_null(m);
+    double worst = 0;
+    for (int i = 0; i < 2 * NC; i++) {
+        double e = wg_run_direct(m, funcs[i]->name, &op[i / 2], &prm[i / 2]);
+        if (!(e <= 1e-4)) fail_msg("%s (case %d): relative error %g against the direct convolution", funcs[i]->name, i / 2, e);
+        if (e > worst) worst = e;
+    }
+    dlc_module_destroy(&m);
+    for (int i = 0; i < NC; i++) dlc_ctx_destroy(&ctx[i]);
+    fprintf(stderr, "  conv2d_nchw_winograd.arm_cpu: %d configs and their references match the direct convolution "
+                    "(largest error %.2g of 1 + |expected|), %.1f s\n", NC, worst, now_s() - wall);
+}
+
+/* Where TVM's arm_cpu strategy does not offer winograd (a kernel other than
+ * 3x3, stride or dilation other than 1, integer data) the task still has its
+ * space, and every config is an INSTANTIATION_ERROR. */
+static void test_winograd_rejects(void **state) {
+    (void)state;
+    static const char *const specs[] = {"conv2d:1,4,9,9,4,5,5,1,2", "conv2d:1,4,9,9,4,3,3,2,1",
+                                        "conv2d:1,4,9,9,4,3,3,1,2,2", "conv2d:1,4,9,9,4,3,3,1,1:int8:int32"};
+    dlc_target_t t;
+    assert_int_equal(dlc_target_parse(ARM_TARGET, &t), 0);
+    for (int i = 0; i < 4; i++) {
+        dlc_op_spec_t spec;
+        assert_int_equal(dlc_op_parse(specs[i], &spec), 0);
+        dlc_task_t *task;
+        assert_int_equal(dlc_task_from_spec(&spec, "conv2d_nchw_winograd.arm_cpu", &t, &task), 0);
+        dlc_space_t *sp = dlc_task_space(task);
+        for (int64_t idx = 0; idx < dlc_space_size(sp) && idx < 40; idx += 7) {
+            dlc_config_t *cfg;
+            assert_int_equal(dlc_space_get(sp, idx, &cfg), 0);
+            dlc_ctx_t *ctx = dlc_ctx_new();
+            dlc_op_t op;
+            dlc_schedule_t *s;
+            assert_int_equal(dlc_task_instantiate(task, cfg, ctx, &op, &s), DLC_EINSTANTIATE);
+            assert_non_null(strstr(dlc_last_error(), "winograd"));
+            assert_null(s);
+            dlc_ctx_destroy(&ctx);
+            dlc_config_destroy(&cfg);
+        }
+        dlc_task_destroy(&task);
+    }
+}
+
 /* a few configs of each arm_cpu template cross-compiled for aarch64 and run under qemu */
 static void test_arm_templates_aarch64(void **state) {
     (void)state;
     check_template_on("conv2d_nchw_spatial_pack.arm_cpu", ARM_TARGET, conv_specs, 3, 2, 5, 8);
     check_template_on("depthwise_conv2d_nchw.arm_cpu", ARM_TARGET, dw_specs, 3, 2, 5, 8);
     check_template_on("conv2d_transpose_nchw.arm_cpu", ARM_TARGET, convt_specs, 3, 2, 5, 8);
+    check_template_on("conv2d_nchw_winograd.arm_cpu", ARM_TARGET, wg_specs, 3, 1, 3, 8);
 }
 
 /* ---- generic templates ---- */
@@ -319,6 +507,9 @@ int main(void) {
         cmocka_unit_test(test_dense_x86),
         cmocka_unit_test(test_batch_matmul_x86),
         cmocka_unit_test(test_spatial_pack_arm),
+        cmocka_unit_test(test_winograd_arm),
+        cmocka_unit_test(test_winograd_direct),
+        cmocka_unit_test(test_winograd_rejects),
         cmocka_unit_test(test_depthwise_arm),
         cmocka_unit_test(test_conv2d_transpose_arm),
         cmocka_unit_test(test_depthwise_x86),
