@@ -1316,6 +1316,10 @@ static dlc_module_t *build_vec_cast(dlc_ctx_t *c, dlc_tensor_t *out, int64_t lan
     dlc_strbuf_init(&src);
     OK(dlc_codegen_c(&f, 1, &tgt, &src));
     if (!strstr(src.data, want)) fail_msg("%s: the C has no '%s':\n%s", name, want, src.data);
+    char lanes_note[32];
+    snprintf(lanes_note, sizeof lanes_note, ": %lld lanes", (long long)lanes);
+    if (!strstr(src.data, lanes_note) || strstr(src.data, "ivdep"))
+        fail_msg("%s: %lld lanes not vectorized:\n%s", name, (long long)lanes, src.data);
     dlc_build_result_t br;
     OK(dlc_build_so(src.data, src.len, &tgt, &br));
     dlc_strbuf_free(&src);
@@ -1324,22 +1328,27 @@ static dlc_module_t *build_vec_cast(dlc_ctx_t *c, dlc_tensor_t *out, int64_t lan
 
 static void test_vector_casts(void **state) {
     (void)state;
-    enum { R = 3, C = 37 }; /* 37 columns: full vectors and a tail */
-    static int8_t a[R * C], w[C * R];
-    static uint8_t un[R * C];
-    static int16_t h[R * C];
-    static int32_t x[R * C], y[R * C];
-    static float f[R * C];
+    enum { R = 3, CMAX = 42 };
+    static int8_t a[R * CMAX], w[CMAX * R];
+    static uint8_t un[R * CMAX];
+    static int16_t h[R * CMAX];
+    static int32_t x[R * CMAX], y[R * CMAX];
+    static float f[R * CMAX];
     uint64_t seed = 11;
-    for (int e = 0; e < R * C; e++) { /* full ranges; the extremes included */
+    for (int e = 0; e < R * CMAX; e++) { /* full ranges; the extremes included */
         a[e] = (int8_t)(e == 0 ? -128 : e == 1 ? 127 : (int)(hval(&seed) * 128));
         w[e] = (int8_t)(e == 0 ? -128 : (int)(hval(&seed) * 128));
         un[e] = (uint8_t)(e == 0 ? 255 : (int)((hval(&seed) + 1) * 127.5f));
         h[e] = (int16_t)(e == 0 ? -32768 : (int)(hval(&seed) * 32767));
         x[e] = (int32_t)(hval(&seed) * 1e9f);
     }
-    int64_t srow[2] = {R, C}, scol[2] = {C, R};
-    for (int64_t lanes = 4; lanes <= 16; lanes *= 4) { /* within a native vector, and wider */
+    /* within a native vector, wider, and not a power of two (as chunks of
+     * 4 + 2 + 1 and 8 + 4 + 2 lanes); 37 columns give a tail */
+    static const int64_t cases[][2] = {{4, 37}, {16, 37}, {7, 42}, {14, 42}};
+    for (int ci = 0; ci < 4; ci++) {
+        int64_t lanes = cases[ci][0];
+        const int C = (int)cases[ci][1];
+        int64_t srow[2] = {R, C}, scol[2] = {C, R};
         dlc_ctx_t *c = dlc_ctx_new();
         dlc_tensor_t *A = dlc_te_placeholder(c, "A", 2, srow, DLC_INT8);
         dlc_tensor_t *W = dlc_te_placeholder(c, "W", 2, scol, DLC_INT8);
