@@ -47,6 +47,11 @@ json_t *dlc__conv_nchw_args(const dlc_op_spec_t *s);
 int dlc__parse_conv_transpose(const json_t *args, dlc_workload_t *w);
 json_t *dlc__conv_transpose_args(const dlc_op_spec_t *s);
 int dlc__parse_dense(const json_t *args, dlc_workload_t *w); /* [data, weight, bias, out_dtype] */
+/* d[n, ch, y, x] (NCHW) where (y, x) is inside d, else 0; the read itself is
+ * clamped into bounds, so padded stages never load outside the input (tiles
+ * of strided convolutions reach a row or column past it, unused). */
+dlc_expr_t *dlc__read4_guarded(dlc_ctx_t *c, dlc_tensor_t *d, dlc_expr_t *n, dlc_expr_t *ch, dlc_expr_t *y,
+                               dlc_expr_t *x);
 json_t *dlc__dense_args(const dlc_op_spec_t *s);
 int dlc__parse_bmm(const json_t *args, dlc_workload_t *w); /* [A, B, out_shape, out_dtype, ta, tb] */
 json_t *dlc__bmm_args(const dlc_op_spec_t *s);

@@ -92,3 +92,15 @@ int dlc__ann(const dlc_config_t *cfg, const char *name, int n_axes, int *anns) {
     memcpy(anns, a, sizeof *anns * (size_t)n);
     return 0;
 }
+
+dlc_expr_t *dlc__read4_guarded(dlc_ctx_t *c, dlc_tensor_t *d, dlc_expr_t *n, dlc_expr_t *ch, dlc_expr_t *y,
+                               dlc_expr_t *x) {
+    dlc_expr_t *ok = dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, y, dlc_int(c, 0)),
+                                dlc_binary(c, DLC_EXPR_LT, y, dlc_int(c, d->shape[2])));
+    ok = dlc_binary(c, DLC_EXPR_AND, ok,
+                    dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, x, dlc_int(c, 0)),
+                               dlc_binary(c, DLC_EXPR_LT, x, dlc_int(c, d->shape[3]))));
+    dlc_expr_t *cy = dlc_max(c, dlc_int(c, 0), dlc_min(c, y, dlc_int(c, d->shape[2] - 1)));
+    dlc_expr_t *cx = dlc_max(c, dlc_int(c, 0), dlc_min(c, x, dlc_int(c, d->shape[3] - 1)));
+    return dlc_select(c, ok, dlc_read4(c, d, n, ch, cy, cx), dlc_const(c, 0, d->dtype));
+}

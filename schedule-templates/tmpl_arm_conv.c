@@ -40,18 +40,6 @@ typedef struct {
     dlc_dtype_t od; /* out_dtype */
 } sp_t;
 
-/* data[n, c, y, x] where in bounds, else 0; the read clamped into bounds
- * (stride > 1 tiles read a row or column past the padded input, unused) */
-static dlc_expr_t *guarded(dlc_ctx_t *c, dlc_tensor_t *d, dlc_expr_t *n, dlc_expr_t *ch, dlc_expr_t *y, dlc_expr_t *x) {
-    dlc_expr_t *ok = dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, y, dlc_int(c, 0)),
-                                dlc_binary(c, DLC_EXPR_LT, y, dlc_int(c, d->shape[2])));
-    ok = dlc_binary(c, DLC_EXPR_AND, ok,
-                    dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, x, dlc_int(c, 0)),
-                               dlc_binary(c, DLC_EXPR_LT, x, dlc_int(c, d->shape[3]))));
-    dlc_expr_t *cy = dlc_max(c, dlc_int(c, 0), dlc_min(c, y, dlc_int(c, d->shape[2] - 1)));
-    dlc_expr_t *cx = dlc_max(c, dlc_int(c, 0), dlc_min(c, x, dlc_int(c, d->shape[3] - 1)));
-    return dlc_select(c, ok, dlc_read4(c, d, n, ch, cy, cx), dlc_const(c, 0, d->dtype));
-}
 
 static dlc_expr_t *mad(dlc_ctx_t *c, dlc_expr_t *a, int64_t k, dlc_expr_t *b) {
     return dlc_add(c, dlc_mul(c, a, dlc_int(c, k)), b);
@@ -72,7 +60,7 @@ static dlc_expr_t *data_vec_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
         y = mad(c, i[1], x->VH * x->sh, i[4]);
         xx = mad(c, i[2], x->VW * x->sw, i[5]);
     }
-    return guarded(c, x->src, i[0], i[3], dlc_sub(c, y, dlc_int(c, x->pt)), dlc_sub(c, xx, dlc_int(c, x->pl)));
+    return dlc__read4_guarded(c, x->src, i[0], i[3], dlc_sub(c, y, dlc_int(c, x->pt)), dlc_sub(c, xx, dlc_int(c, x->pl)));
 }
 
 /* kernel_vec_conv2d_transpose [K/VC, C, R, S, VC] = kernel[c][co*VC + vc][r][s] */

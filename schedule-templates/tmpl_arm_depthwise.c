@@ -35,15 +35,8 @@ static dlc_expr_t *dv_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dw_t *x = u;
     dlc_tensor_t *d = x->data;
     dlc_expr_t *y = dlc_sub(c, i[2], dlc_int(c, x->p.pad_top)), *xx = dlc_sub(c, i[3], dlc_int(c, x->p.pad_left));
-    dlc_expr_t *ok = dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, y, dlc_int(c, 0)),
-                                dlc_binary(c, DLC_EXPR_LT, y, dlc_int(c, d->shape[2])));
-    ok = dlc_binary(c, DLC_EXPR_AND, ok,
-                    dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, xx, dlc_int(c, 0)),
-                               dlc_binary(c, DLC_EXPR_LT, xx, dlc_int(c, d->shape[3]))));
-    dlc_expr_t *cy = dlc_max(c, dlc_int(c, 0), dlc_min(c, y, dlc_int(c, d->shape[2] - 1)));
-    dlc_expr_t *cx = dlc_max(c, dlc_int(c, 0), dlc_min(c, xx, dlc_int(c, d->shape[3] - 1)));
     dlc_expr_t *ch = dlc_add(c, dlc_mul(c, i[1], dlc_int(c, x->VC)), i[4]);
-    return dlc_select(c, ok, dlc_read4(c, d, i[0], ch, cy, cx), dlc_const(c, 0, d->dtype));
+    return dlc__read4_guarded(c, d, i[0], ch, y, xx);
 }
 
 /* kernel_vec [C/VC, 1, R, S, VC] */

@@ -87,14 +87,7 @@ static dlc_expr_t *tile_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {
     dlc_expr_t *y = dlc_sub(c, mad(c, dlc_mod(c, dlc_div(c, p, dlc_int(c, x->nW)), dlc_int(c, x->nH)), WG_M, i[2]),
                             dlc_int(c, x->pt));
     dlc_expr_t *xx = dlc_sub(c, mad(c, dlc_mod(c, p, dlc_int(c, x->nW)), WG_M, i[3]), dlc_int(c, x->pl));
-    dlc_expr_t *ok = dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, y, dlc_int(c, 0)),
-                                dlc_binary(c, DLC_EXPR_LT, y, dlc_int(c, in->shape[2])));
-    ok = dlc_binary(c, DLC_EXPR_AND, ok,
-                    dlc_binary(c, DLC_EXPR_AND, dlc_binary(c, DLC_EXPR_GE, xx, dlc_int(c, 0)),
-                               dlc_binary(c, DLC_EXPR_LT, xx, dlc_int(c, in->shape[3]))));
-    dlc_expr_t *cy = dlc_max(c, dlc_int(c, 0), dlc_min(c, y, dlc_int(c, in->shape[2] - 1)));
-    dlc_expr_t *cx = dlc_max(c, dlc_int(c, 0), dlc_min(c, xx, dlc_int(c, in->shape[3] - 1)));
-    return dlc_select(c, ok, dlc_read4(c, in, n, i[0], cy, cx), dlc_const(c, 0, in->dtype));
+    return dlc__read4_guarded(c, in, n, i[0], y, xx);
 }
 
 /* V [6, 6, P/VP, C, VP] = Σ d[c][b][r_eps][r_nu][bb] · B[r_eps][eps] · B[r_nu][nu]

@@ -80,6 +80,7 @@ int dlc__xgb_init(dlc_tuner_t *t) {
     if (x->frow_cap > CACHE_MAX_ROWS) x->frow_cap = CACHE_MAX_ROWS;
     if (x->frow_cap < 1024) x->frow_cap = 1024;
     x->chains = t->size < t->o.sa_parallel ? (int)t->size : t->o.sa_parallel;
+    x->next_fit = t->o.first_fit > 0 && t->o.first_fit < t->o.plan_size ? t->o.first_fit : t->o.plan_size;
     size_t np = (size_t)x->chains;
     x->plan = malloc((size_t)t->o.plan_size * sizeof *x->plan);
     x->points = malloc(np * sizeof *x->points);
@@ -306,8 +307,6 @@ static int xgb_update(dlc_tuner_t *t, const int64_t *index, const double *score,
     /* AutoTVM fits after each plan_size results. Fitting first after a few
      * results, then as they double, lets the model steer the first hundred
      * trials, where most of the gain is; a plan is rebuilt after every fit. */
-    if (x->next_fit == 0)
-        x->next_fit = t->o.first_fit > 0 && t->o.first_fit < t->o.plan_size ? t->o.first_fit : t->o.plan_size;
     if (x->n_results >= x->next_fit && x->y_max > 1e-6) {
         int64_t step = x->n_results < t->o.plan_size ? x->n_results : t->o.plan_size;
         x->next_fit = x->n_results + step;

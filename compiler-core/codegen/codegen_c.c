@@ -401,10 +401,11 @@ static int vector_lanes(const dlc_stmt_t *s, int64_t *lanes) {
     return 0;
 }
 
-/* A vector loop of a constant extent that is not a power of two (7, 14, 25:
- * TVM's splits take any factor) as power-of-two vectors, widest first, and a
- * last scalar lane: 14 → 8 + 4 + 2. As a loop under ivdep inside unrolled
- * code, GCC took ~10 s on one winograd config. */
+/* The body of a vector loop of `lanes` lanes as vectors of powers of two,
+ * widest first (at most the machine's width, so register tiles map onto
+ * registers one to one), and a last scalar lane: 16 → 8 + 8, 14 → 8 + 4 + 2,
+ * 7 → 4 + 2 + 1. TVM's splits take any factor; as a loop under ivdep inside
+ * unrolled code, a width of 7 took GCC ~10 s on one winograd config. */
 static void emit_vector_chunks(cg_t *g, const dlc_stmt_t *s, vec_t *V, dlc_dtype_t dt, int64_t lanes, int ind) {
     int native = g->target && g->target->vector_bytes >= 8 ? g->target->vector_bytes / 4 : 8;
     dlc_strbuf_indent(g->out, ind);
@@ -459,26 +460,16 @@ static void emit_for(cg_t *g, const dlc_stmt_t *s, int ind) {
         int kind = vector_lanes(s, &lanes);
         dlc_dtype_t dt = DLC_DTYPE_COUNT;
         vec_t V = {g, s->var, (int)lanes, NULL};
-        if (kind && lanes >= 2 && lanes <= 64 && (lanes & (lanes - 1)) == 0 && vec_ok_stmt(&V, s->body, &dt)) {
-            /* wider than the machine's vectors: several native vectors, so
-             * register tiles map onto registers one to one */
-            int native = g->target && g->target->vector_bytes >= 8 ? g->target->vector_bytes / 4 : 8;
-            int width = lanes > native ? native : (int)lanes;
-            V.lanes = width;
-            V.vt = dlc_arena_printf(g->ctx->arena, "%sx%d", dt == DLC_FLOAT32 ? "f32" : "i32", width);
+        /* a constant width of 2..64; min(L, rest) (a split's tail) for L a power of two */
+        if (kind && lanes >= 2 && lanes <= 64 && (kind == 1 || (lanes & (lanes - 1)) == 0) &&
+            vec_ok_stmt(&V, s->body, &dt)) {
             if (kind == 2) {
                 dlc_strbuf_indent(o, ind);
                 dlc_strbuf_append(o, "if (");
                 emit_expr(g, s->extent);
                 dlc_strbuf_printf(o, " == %lld) {\n", (long long)lanes);
             }
-            dlc_strbuf_indent(o, ind + (kind == 2) * 2);
-            dlc_strbuf_printf(o, "/* vectorized %s: %d lanes */\n", v, (int)lanes);
-            for (int c = 0; c < lanes / width; c++) {
-                const dlc_stmt_t *part = s->body;
-                if (c) part = subst_stmt(g->ctx, s->body, s->var, dlc_add(g->ctx, s->var, dlc_int(g->ctx, (int64_t)c * width)));
-                emit_vstores(&V, part, ind + (kind == 2) * 2);
-            }
+            emit_vector_chunks(g, s, &V, dt, lanes, ind + (kind == 2) * 2);
             if (kind == 2) {
                 dlc_strbuf_indent(o, ind);
                 dlc_strbuf_append(o, "} else {\n");
@@ -489,10 +480,6 @@ static void emit_for(cg_t *g, const dlc_stmt_t *s, int ind) {
                 dlc_strbuf_indent(o, ind);
                 dlc_strbuf_append(o, "}\n");
             }
-            return;
-        }
-        if (kind == 1 && lanes >= 3 && lanes <= 64 && vec_ok_stmt(&V, s->body, &dt)) {
-            emit_vector_chunks(g, s, &V, dt, lanes, ind);
             return;
         }
         dlc_strbuf_indent(o, ind);
