@@ -1102,18 +1102,30 @@ static void test_intrinsics_select(void **state) {
 }
 
 /* ---- independent values: kernels run in process and compared with plain C ---- */
-static dlc_module_t *build_host(dlc_schedule_t *s, const char *name, int n_args, dlc_tensor_t *const *args) {
+/* The host's C for s into src (initialised here; host_load frees it). */
+static void host_c(dlc_schedule_t *s, const char *name, int n_args, dlc_tensor_t *const *args, dlc_strbuf_t *src) {
     dlc_lowered_func_t *f;
     OK(dlc_lower(s, name, n_args, args, 1, &f));
     dlc_target_t tgt;
     OK(dlc_target_parse("llvm", &tgt));
-    dlc_strbuf_t src;
-    dlc_strbuf_init(&src);
-    OK(dlc_codegen_c(&f, 1, &tgt, &src));
+    dlc_strbuf_init(src);
+    OK(dlc_codegen_c(&f, 1, &tgt, src));
+}
+
+/* Builds src for the host, frees it and loads the module. */
+static dlc_module_t *host_load(dlc_strbuf_t *src) {
+    dlc_target_t tgt;
+    OK(dlc_target_parse("llvm", &tgt));
     dlc_build_result_t br;
-    OK(dlc_build_so(src.data, src.len, &tgt, &br));
-    dlc_strbuf_free(&src);
+    OK(dlc_build_so(src->data, src->len, &tgt, &br));
+    dlc_strbuf_free(src);
     return NN(dlc_module_load(br.so_path));
+}
+
+static dlc_module_t *build_host(dlc_schedule_t *s, const char *name, int n_args, dlc_tensor_t *const *args) {
+    dlc_strbuf_t src;
+    host_c(s, name, n_args, args, &src);
+    return host_load(&src);
 }
 
 static DLTensor dlt(void *data, dlc_dtype_t dt, int ndim, int64_t *shape) {
@@ -1308,22 +1320,14 @@ static dlc_module_t *build_vec_cast(dlc_ctx_t *c, dlc_tensor_t *out, int64_t lan
     OK(dlc_stage_split(st, ax(st, 1), lanes, &o, &i));
     OK(dlc_stage_vectorize(st, i));
     kcheck_assert(s, n_args, args, 1, NULL, name); /* and against its reference, through dlc-runner */
-    dlc_lowered_func_t *f;
-    OK(dlc_lower(s, name, n_args, args, 1, &f));
-    dlc_target_t tgt;
-    OK(dlc_target_parse("llvm", &tgt));
     dlc_strbuf_t src;
-    dlc_strbuf_init(&src);
-    OK(dlc_codegen_c(&f, 1, &tgt, &src));
+    host_c(s, name, n_args, args, &src);
     if (!strstr(src.data, want)) fail_msg("%s: the C has no '%s':\n%s", name, want, src.data);
     char lanes_note[32];
     snprintf(lanes_note, sizeof lanes_note, ": %lld lanes", (long long)lanes);
     if (!strstr(src.data, lanes_note) || strstr(src.data, "ivdep"))
         fail_msg("%s: %lld lanes not vectorized:\n%s", name, (long long)lanes, src.data);
-    dlc_build_result_t br;
-    OK(dlc_build_so(src.data, src.len, &tgt, &br));
-    dlc_strbuf_free(&src);
-    return NN(dlc_module_load(br.so_path));
+    return host_load(&src);
 }
 
 static void test_vector_casts(void **state) {

@@ -26,14 +26,18 @@ void fleet_setup(const char *name) {
 
 void fleet_teardown(void) { unlink(fleet_log); }
 
-pid_t fleet_spawn(const char *const *argv, int *out_fd) {
+pid_t fleet_spawn(const char *const *argv, int *out_fd) { return fleet_spawn_to(argv, NULL, out_fd, 0); }
+
+pid_t fleet_spawn_to(const char *const *argv, const char *out_path, int *out_fd, int err_to_out) {
     int p[2] = {-1, -1};
     if (out_fd && pipe(p) != 0)
         return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        int out = out_fd ? p[1] : open("/dev/null", O_WRONLY);
-        int err = open(fleet_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int out = out_fd     ? p[1]
+                  : out_path ? open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644)
+                             : open("/dev/null", O_WRONLY);
+        int err = err_to_out ? out : open(fleet_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         dup2(out, 1);
         if (err >= 0)
             dup2(err, 2);
@@ -140,4 +144,15 @@ long long fleet_wait_jobs(dlc_client_t *c, const char *name, long long want, dou
             return v;
         usleep(20000);
     }
+}
+
+int fleet_collect(dlc_client_t *c, dlc_client_result_t *r, int n, double seconds) {
+    int got = 0;
+    double deadline = dlc_now() + seconds;
+    while (got < n && dlc_now() < deadline) {
+        int k = dlc_client_poll(c, 500, r + got, n - got);
+        assert_true(k >= 0);
+        got += k;
+    }
+    return got;
 }

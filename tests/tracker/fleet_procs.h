@@ -21,6 +21,9 @@ void fleet_teardown(void);
 /* Starts argv[0] from bin/ with stdout to a pipe (*out_fd, or /dev/null when
  * NULL) and stderr appended to fleet_log. */
 pid_t fleet_spawn(const char *const *argv, int *out_fd);
+/* The same with stdout to out_path (created or truncated) when out_fd is
+ * NULL and out_path is not, and stderr to stdout when err_to_out. */
+pid_t fleet_spawn_to(const char *const *argv, const char *out_path, int *out_fd, int err_to_out);
 /* Sends sig and reaps; nothing for pid <= 0. */
 void fleet_stop(pid_t pid, int sig);
 /* Starts dlc-tracker on port ("0": any free one; max_frame in bytes) and
@@ -32,6 +35,9 @@ int fleet_read_port(int fd);
 /* Starts dlc-rpc-server for key (wrapper: --exec-wrapper, or NULL). */
 pid_t fleet_start_server(int port, const char *key, const char *wrapper);
 dlc_client_t *fleet_client(int port);
+/* Polls c until n results are in r or `seconds` pass; returns how many came
+ * (fails the test on a poll error). */
+int fleet_collect(dlc_client_t *c, dlc_client_result_t *r, int n, double seconds);
 /* How many times `what` occurs in fleet_log. */
 int fleet_count_in_log(const char *what);
 /* The tracker's status document, parsed (json_decref it); fails the test

@@ -25,53 +25,17 @@
 #include "tracker/dlc_client.h"
 #include "fleet_procs.h"
 
-#define HB "0.2" /* heartbeat seconds of every process in these tests */
 
-static char g_dir[256], g_log[300]; /* scratch directory; stderr of the spawned processes */
+static char g_dir[200]; /* scratch directory; fleet_log (the children's stderr) lies in it */
 
 static void pathf(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", g_dir, name); }
-
-/* Starts argv[0] from the build's bin/ with stdout to out_path (or a pipe
- * into *out_fd) and stderr appended to g_log, or to out_path too. */
-static pid_t spawn_to(const char *const *argv, const char *out_path, int *out_fd, int err_to_out) {
-    int p[2] = {-1, -1};
-    if (out_fd && pipe(p) != 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int out = out_fd ? p[1] : open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int err = err_to_out ? out : open(g_log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(out, 1);
-        dup2(err >= 0 ? err : out, 2);
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", DLC_BIN_DIR, argv[0]);
-        execv(path, (char *const *)argv);
-        _exit(127);
-    }
-    if (out_fd) {
-        close(p[1]);
-        *out_fd = p[0];
-    }
-    return pid;
-}
-
-static pid_t spawn(const char *const *argv, const char *out_path, int *out_fd) {
-    return spawn_to(argv, out_path, out_fd, 0);
-}
-
-static void stop(pid_t pid) {
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-}
 
 /* Runs a command to completion (10 s at most); returns its exit code and
  * leaves its stdout and stderr in *text (caller frees). */
 static int run(const char *const *argv, char **text) {
     char out[300];
     pathf(out, sizeof out, "run.out");
-    pid_t pid = spawn_to(argv, out, NULL, 1);
+    pid_t pid = fleet_spawn_to(argv, out, NULL, 1);
     int status = 0;
     for (int i = 0; i < 1000 && waitpid(pid, &status, WNOHANG) == 0; i++)
         usleep(10000);
@@ -110,28 +74,16 @@ static void keygen(const char *name) {
 
 /* Starts a tracker with extra arguments; returns its pid and the port. */
 static pid_t start_tracker(const char *const *extra, int *port) {
-    const char *argv[32] = {"dlc-tracker", "--port", "0", "--heartbeat", HB, "--log-level", "info"};
+    const char *argv[32] = {"dlc-tracker", "--port", "0", "--heartbeat", FLEET_HB, "--log-level", "info"};
     int n = 7;
     while (*extra)
         argv[n++] = *extra++;
     argv[n] = NULL;
     int fd = -1; /* set when the spawn succeeds; -O3 cannot see through assert_true */
-    pid_t pid = spawn(argv, NULL, &fd);
+    pid_t pid = fleet_spawn(argv, &fd);
     assert_true(pid > 0);
     *port = fleet_read_port(fd);
     return pid;
-}
-
-static int count_in_log(const char *what) {
-    char *text;
-    size_t len;
-    if (dlc_file_read(g_log, &text, &len) < 0)
-        return 0;
-    int n = 0;
-    for (const char *p = text; (p = strstr(p, what)); p++)
-        n++;
-    free(text);
-    return n;
 }
 
 static dlc_client_t *client(int port, const char *tracker_key, const char *key_file) {
@@ -197,7 +149,7 @@ static void expect_no_service(dlc_client_t *c, double seconds, char *why, size_t
 
 static int setup(void **state) {
     snprintf(g_dir, sizeof g_dir, "/tmp/dlc-test-curve-%ld", (long)getpid());
-    pathf(g_log, sizeof g_log, "stderr.log");
+    pathf(fleet_log, sizeof fleet_log, "stderr.log");
     char allow[300];
     pathf(allow, sizeof allow, "allow");
     signal(SIGPIPE, SIG_IGN);
@@ -303,14 +255,14 @@ static void test_tracker_with_allow_list(void **state) {
     pid_t tr = start_tracker(targs, &port);
     char tracker[64];
     snprintf(tracker, sizeof tracker, "127.0.0.1:%d", port);
-    const char *sargs[] = {"dlc-rpc-server", "--tracker", tracker, "--key", "noop", "--heartbeat", HB,
+    const char *sargs[] = {"dlc-rpc-server", "--tracker", tracker, "--key", "noop", "--heartbeat", FLEET_HB,
                            "--tracker-key", tracker_pub, "--key-file", server_pair, NULL};
-    pid_t server = spawn(sargs, NULL, NULL);
+    pid_t server = fleet_spawn(sargs, NULL);
     char intruder_pair[300];
     pathf(intruder_pair, sizeof intruder_pair, "keys/intruder.key");
-    const char *iargs[] = {"dlc-rpc-server", "--tracker", tracker, "--key", "noop-intruder", "--heartbeat", HB,
+    const char *iargs[] = {"dlc-rpc-server", "--tracker", tracker, "--key", "noop-intruder", "--heartbeat", FLEET_HB,
                            "--tracker-key", tracker_pub, "--key-file", intruder_pair, NULL};
-    pid_t bad_server = spawn(iargs, NULL, NULL);
+    pid_t bad_server = fleet_spawn(iargs, NULL);
 
     dlc_client_t *ok = client(port, "keys/tracker.pub", "keys/client.key");
     submit_noops(ok, 20);
@@ -347,14 +299,14 @@ static void test_tracker_with_allow_list(void **state) {
     char want[200];
     snprintf(want, sizeof want, "rejected CURVE key %s from 127.0.0.1: not in the allow-list", intruder_pub);
     /* a peer without CURVE may hang up before the tracker sees the mismatch */
-    int rejected = count_in_log(want), crypto = count_in_log("wrong --tracker-key"),
-        no_curve = count_in_log("does not speak CURVE") + count_in_log("handshake broke off");
+    int rejected = fleet_count_in_log(want), crypto = fleet_count_in_log("wrong --tracker-key"),
+        no_curve = fleet_count_in_log("does not speak CURVE") + fleet_count_in_log("handshake broke off");
     print_message("log: %d rejections of the intruder's key, %d without CURVE, %d with a wrong tracker key\n",
                   rejected, no_curve, crypto);
     if (rejected < 1 || no_curve < 1 || crypto < 1) {
         char *log;
         size_t len;
-        if (dlc_file_read(g_log, &log, &len) == 0)
+        if (dlc_file_read(fleet_log, &log, &len) == 0)
             print_message("%s", log), free(log);
         fail_msg("a rejection was not logged");
     }
@@ -392,13 +344,13 @@ static void test_tracker_with_allow_list(void **state) {
     late = client(port, "keys/tracker.pub", "keys/late.key");
     submit_noops(late, 3);
     assert_int_equal(collect(late, 3, 10), 3);
-    assert_true(count_in_log("reloaded: 3 keys") >= 1);
+    assert_true(fleet_count_in_log("reloaded: 3 keys") >= 1);
     dlc_client_destroy(&late);
 
     dlc_client_destroy(&ok);
-    stop(bad_server);
-    stop(server);
-    stop(tr);
+    fleet_stop(bad_server, SIGTERM);
+    fleet_stop(server, SIGTERM);
+    fleet_stop(tr, SIGTERM);
 }
 
 static void test_refusals(void **state) {

@@ -211,14 +211,7 @@ static void test_real_measurements(void **state) {
         assert_int_equal(dlc_client_submit(c, &job, NULL), 0);
     }
     dlc_client_result_t r[NC];
-    int got = 0;
-    double deadline = dlc_now() + 30;
-    while (got < NC && dlc_now() < deadline) {
-        int n = dlc_client_poll(c, 500, r + got, NC - got);
-        assert_true(n >= 0);
-        got += n;
-    }
-    assert_int_equal(got, NC);
+    assert_int_equal(fleet_collect(c, r, NC, 30), NC);
     for (int i = 0; i < NC; i++) {
         int k = (int)r[i].job_id - 1;
         print_message("%-12s → %d %s\n", cases[k].entry, r[i].error_no, r[i].message);

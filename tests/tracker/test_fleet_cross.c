@@ -138,14 +138,7 @@ static void test_heterogeneous_fleet(void **state) {
     submit(c, g_dev[2].key, &g_dev[1], &ids[NJOBS - 1]);
     dev_of[ids[NJOBS - 1]] = -1;
     dlc_client_result_t res[NJOBS];
-    int got = 0;
-    double deadline = dlc_now() + 120;
-    while (got < NJOBS && dlc_now() < deadline) {
-        int n = dlc_client_poll(c, 500, res + got, NJOBS - got);
-        assert_true(n >= 0);
-        got += n;
-    }
-    assert_int_equal(got, NJOBS);
+    assert_int_equal(fleet_collect(c, res, NJOBS, 120), NJOBS);
     for (int k = 0; k < NJOBS; k++) {
         uint64_t id = res[k].job_id;
         assert_true(id >= 1 && id <= NJOBS);
