@@ -33,8 +33,8 @@ typedef struct {
 /* ResNet-18's conv2d layers (batch 1, 224×224 input): conv1, the 3×3 layers of
  * each stage, the strided 3×3 that opens stages 2–4 and their 1×1 downsamples. */
 static const btask_t k_peers[] = {
-    {"dense 1024×1024×1024", "dense:1024,1024,1024", "dense_pack.x86", PEER_SGEMM},
-    {"dense 1×512·512×1000", "dense:1,1000,512", NULL, PEER_SGEMM},
+    {"dense 1024×1024×1024", "dense:1024,1024,1024", "dense_tiled.cpu", PEER_SGEMM},
+    {"dense 1×512·512×1000", "dense:1,1000,512", "dense_tiled.cpu", PEER_SGEMM},
     {"conv1 3→64 7×7/2 224", "conv2d:1,3,224,224,64,7,7,2,3", "conv2d_NCHWc.x86", PEER_DNNL},
     {"64→64 3×3 56", "conv2d:1,64,56,56,64,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
     {"64→128 3×3/2 56", "conv2d:1,64,56,56,128,3,3,2,1", "conv2d_NCHWc.x86", PEER_DNNL},

@@ -69,7 +69,7 @@ int dlc__schedule_conv_nchwc(dlc_schedule_t *s, dlc_tensor_t *C, dlc_tensor_t *O
                              int is_1x1, int64_t ic_bn);
 
 extern const dlc_template_t dlc__tmpl_conv2d_NCHWc_x86, dlc__tmpl_dense_nopack_x86, dlc__tmpl_dense_pack_x86,
-    dlc__tmpl_batch_matmul_x86;
+    dlc__tmpl_batch_matmul_x86, dlc__tmpl_dense_tiled;
 extern const dlc_template_t dlc__tmpl_depthwise_NCHWc_x86, dlc__tmpl_conv2d_transpose_x86;
 extern const dlc_template_t dlc__tmpl_spatial_pack_arm, dlc__tmpl_conv2d_transpose_arm, dlc__tmpl_depthwise_arm,
     dlc__tmpl_winograd_arm;

@@ -201,16 +201,20 @@ static int64_t run_entry(dlc_module_t *m, const entry_t *e) {
     const dlc_tensor_t *ta = e->op.args[0], *tb = e->op.args[1], *to = e->op.args[2];
     int64_t na = numel(x->d, x->nd), nb = numel(x->k, x->nd), no = numel(x->o, x->nd);
     assert_int_equal(numel(ta->shape, ta->ndim), na);
-    assert_int_equal(numel(tb->shape, tb->ndim), nb);
+    /* a packed weight may pad its last block (dense_tiled.cpu): the padding
+     * holds a poison value the result must not depend on */
+    int64_t nb_phys = numel(tb->shape, tb->ndim);
+    assert_true(nb_phys >= nb);
     assert_int_equal(numel(to->shape, to->ndim), no);
     int32_t *a = malloc(sizeof *a * (size_t)na), *b = malloc(sizeof *b * (size_t)nb);
     int32_t *want = malloc(sizeof *want * (size_t)no), *got = malloc(sizeof *got * (size_t)no);
     int32_t *got_ref = malloc(sizeof *got_ref * (size_t)no);
-    uint8_t *pa = malloc((size_t)na), *pb = malloc((size_t)nb); /* int8 or uint8 */
+    uint8_t *pa = malloc((size_t)na), *pb = malloc((size_t)nb_phys); /* int8 or uint8 */
     assert_true(a && b && want && got && got_ref && pa && pb);
     int is_u8 = ta->dtype == DLC_UINT8;
     for (int64_t i = 0; i < na; i++) a[i] = i == 0 ? (is_u8 ? 255 : -128) : is_u8 ? rnd(0, 255) : rnd(-128, 127);
     for (int64_t i = 0; i < nb; i++) b[i] = i == 0 ? (is_u8 ? 255 : -128) : is_u8 ? rnd(0, 255) : rnd(-128, 127);
+    if (pb) memset(pb, 0x7f, (size_t)nb_phys);
     int64_t li[4] = {0};
     int64_t i = 0;
     do pa[phys_offset(ta, x->nd, 0, li)] = (uint8_t)a[i++]; while (next_index(li, x->d, x->nd));
@@ -346,6 +350,7 @@ static void test_x86_templates(void **state) {
     check_template("conv2d_transpose_nchw.x86", "llvm", convt_specs, 2, 3);
     check_template("dense_nopack.x86", "llvm", dense_specs, 2, 3);
     check_template("dense_pack.x86", "llvm", dense_specs, 2, 3);
+    check_template("dense_tiled.cpu", "llvm", dense_specs, 2, 3);
     check_template("batch_matmul.x86", "llvm", bmm_specs, 2, 3);
 }
 
@@ -407,6 +412,7 @@ static void test_spec_grammar(void **state) {
         {"depthwise_conv2d_NCHWc.x86", "llvm", "depthwise_conv2d:1,3,9,9,3,3,1,1:int8:int32", 7},
         {"conv2d_transpose_nchw.x86", "llvm", "conv2d_transpose:1,3,5,5,4,3,3,2,1:int8:int32", 4},
         {"dense_pack.x86", "llvm", "dense:4,5,6:int8:int32", 3},
+        {"dense_tiled.cpu", "llvm", "dense:4,5,6:int8:int32", 3},
         {"batch_matmul.x86", "llvm", "batch_matmul:2,4,5,6:int8:int32", 3},
         {"conv2d_nchw_spatial_pack.arm_cpu", ARM_HOST, "conv2d:1,3,17,19,5,3,3,1,1:int8:int32", 5},
         {"depthwise_conv2d_nchw.arm_cpu", ARM_HOST, "depthwise_conv2d:1,3,9,9,3,3,1,1:int8:int32", 5},

@@ -116,6 +116,9 @@ static void test_dense_x86(void **state) {
     static const char *specs[] = {"dense:12,20,16", "dense:1,30,24", "dense:9,7,15", "dense:16,32,8"};
     check_template("dense_nopack.x86", specs, 4, 30);
     check_template("dense_pack.x86", specs, 4, 30);
+    /* dlc's: primes and 1 give row, panel and block tails; N 7 and 30 pad the last panel */
+    static const char *tiled[] = {"dense:13,7,11", "dense:1,30,24", "dense:9,37,16", "dense:17,20,5"};
+    check_template("dense_tiled.cpu", tiled, 4, 30);
 }
 
 static void test_batch_matmul_x86(void **state) {
@@ -223,10 +226,11 @@ static void test_candidates(void **state) {
     assert_true(dlc_template_candidates(DLC_OPK_CONV2D, &arm, c, 8) >= 2);
     assert_string_equal(c[0]->name, "conv2d_nchw_spatial_pack.arm_cpu");
     assert_string_equal(c[1]->name, "conv2d_nchw_winograd.arm_cpu"); /* plevel 5 after spatial_pack's 10 */
-    assert_true(dlc_template_candidates(DLC_OPK_DENSE, &arm, c, 8) == 3);
-    assert_string_equal(c[0]->name, "dense_pack.x86");
-    assert_string_equal(c[1]->name, "dense_nopack.x86");
-    assert_string_equal(c[2]->name, "dense.generic");
+    assert_true(dlc_template_candidates(DLC_OPK_DENSE, &arm, c, 8) == 4);
+    assert_string_equal(c[0]->name, "dense_tiled.cpu");
+    assert_string_equal(c[1]->name, "dense_pack.x86");
+    assert_string_equal(c[2]->name, "dense_nopack.x86");
+    assert_string_equal(c[3]->name, "dense.generic");
 }
 
 /* ---- the TVM templates added for x86 and arm_cpu ---- */
