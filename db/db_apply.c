@@ -45,17 +45,62 @@ static int from_db(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, dlc
     return DLC_ENOTFOUND;
 }
 
+/* Whether a (of match class ma, mean cost ca) beats the best so far. */
+static int better(const dlc_db_best_t *a, const dlc_db_best_t *cur, int have) {
+    if (!have) return 1;
+    if (a->match != cur->match) return a->match < cur->match;
+    return a->mean_cost < cur->mean_cost;
+}
+
+/* The best usable record of any of the tasks in one database: 0 (*chosen,
+ * *cfg, *b set), DLC_ENOTFOUND (why says so for tasks[0]), or an error. */
+static int best_of(dlc_db_t *db, dlc_task_t *const *tasks, int n, int *chosen, dlc_config_t **cfg, dlc_db_best_t *b,
+                   char *why, size_t cap) {
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        dlc_db_best_t cand;
+        dlc_config_t *c = NULL;
+        char tmp[512] = "";
+        int rc = from_db(db, tasks[i], &c, &cand, tmp, sizeof tmp);
+        if (rc == DLC_ENOTFOUND) {
+            if (i == 0) snprintf(why, cap, "%s", tmp);
+            continue;
+        }
+        if (rc < 0) {
+            if (have) dlc_db_best_clear(b), dlc_config_destroy(cfg);
+            return rc;
+        }
+        if (better(&cand, b, have)) {
+            if (have) dlc_db_best_clear(b), dlc_config_destroy(cfg);
+            *b = cand, *cfg = c, *chosen = i, have = 1;
+        } else {
+            dlc_db_best_clear(&cand);
+            dlc_config_destroy(&c);
+        }
+    }
+    return have ? 0 : DLC_ENOTFOUND;
+}
+
 int dlc_db_apply_best(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, dlc_db_best_t *best) {
+    int chosen;
+    return dlc_db_apply_best_of(db, (dlc_task_t *const *)&task, 1, &chosen, cfg, best);
+}
+
+int dlc_db_apply_best_of(dlc_db_t *db, dlc_task_t *const *tasks, int n, int *chosen, dlc_config_t **cfg,
+                         dlc_db_best_t *best) {
     *cfg = NULL;
+    *chosen = 0;
+    const dlc_task_t *task = tasks[0];
     const char *name = dlc_task_template(task)->name, *target = dlc_task_target(task)->str;
     dlc_db_best_t local, *b = best ? best : &local;
+    memset(b, 0, sizeof *b);
     char why[512] = "", th_why[512] = "";
-    int rc = from_db(db, task, cfg, b, why, sizeof why);
+    int rc = best_of(db, tasks, n, chosen, cfg, b, why, sizeof why);
     if (rc == DLC_ENOTFOUND) {
         dlc_db_t *th = dlc__db_tophub(db, th_why, sizeof th_why);
         if (th) {
             char tmp[400] = "";
-            rc = from_db(th, task, cfg, b, tmp, sizeof tmp);
+            rc = best_of(th, tasks, n, chosen, cfg, b, tmp, sizeof tmp);
             if (rc < 0 && rc != DLC_ENOTFOUND) { /* TopHub's trouble never fails a build */
                 snprintf(th_why, sizeof th_why, "TopHub failed: %s", dlc_last_error());
                 rc = DLC_ENOTFOUND;

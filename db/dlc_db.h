@@ -144,6 +144,14 @@ int dlc_db_best(dlc_db_t *db, const char *target, const char *task_name, const j
  * whether TopHub had nothing too, and how to fix it. */
 typedef struct dlc_task dlc_task_t;
 int dlc_db_apply_best(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, dlc_db_best_t *best);
+/* The same over n tasks of one op (its candidate templates, tasks[0] the
+ * default): the best record of any of them, the user's db before TopHub,
+ * within one the closest target match and then the lowest mean cost (the
+ * tasks compute the same op, so their costs compare); *chosen is its task's
+ * index. A miss warns about tasks[0], and *chosen is 0. This is how TVM
+ * picks among an op's implementations when tuned records exist. */
+int dlc_db_apply_best_of(dlc_db_t *db, dlc_task_t *const *tasks, int n, int *chosen, dlc_config_t **cfg,
+                         dlc_db_best_t *best);
 
 /* ---- TopHub: TVM's pre-tuned packages as a built-in fallback ----
  * A TopHub handle is a database of the records of the *.log files in a

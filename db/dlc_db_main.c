@@ -367,6 +367,9 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
 
     json_t *args = NULL;
     dlc_task_t *task = NULL;
+    /* --op without --template: every candidate template's task (as dlc-build --db) */
+    dlc_task_t *cands[16];
+    int n_cands = 0;
     if (op) {
         dlc_op_spec_t spec;
         dlc_target_t tgt;
@@ -378,6 +381,11 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
             return usage_error("best", "no task for --op '%s' on '%s': %s", op, target, dlc_last_error());
         task_name = dlc_task_template(task)->name;
         args = json_incref((json_t *)dlc_task_args(task));
+        const dlc_template_t *tps[16];
+        int n = tmpl ? 0 : dlc_template_candidates(spec.kind, &tgt, tps, 16);
+        for (int i = 1; i < n; i++)
+            if (dlc_task_from_spec(&spec, tps[i]->name, &tgt, &cands[n_cands]) == 0)
+                n_cands++;
     } else {
         json_error_t jerr;
         args = json_loads(args_text, JSON_DECODE_ANY, &jerr);
@@ -394,10 +402,33 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
     if (!db) {
         json_decref(args);
         dlc_task_destroy(&task);
+        for (int i = 0; i < n_cands; i++)
+            dlc_task_destroy(&cands[i]);
         return EXIT_DB;
     }
     dlc_db_best_t b;
     rc = dlc_db_best(db, target, task_name, args, &b);
+    for (int i = 0; i < n_cands && (rc == 0 || rc == DLC_ENOTFOUND); i++) {
+        dlc_db_best_t o;
+        int orc = dlc_db_best(db, target, dlc_task_template(cands[i])->name, dlc_task_args(cands[i]), &o);
+        if (orc < 0 && orc != DLC_ENOTFOUND) {
+            if (rc == 0) dlc_db_best_clear(&b);
+            rc = orc;
+        } else if (orc == 0 && (rc == DLC_ENOTFOUND || o.match < b.match ||
+                                (o.match == b.match && o.mean_cost < b.mean_cost))) {
+            if (rc == 0) dlc_db_best_clear(&b);
+            b = o;
+            rc = 0;
+            task_name = dlc_task_template(cands[i])->name;
+            json_decref(args);
+            args = json_incref((json_t *)dlc_task_args(cands[i]));
+        } else if (orc == 0) {
+            dlc_db_best_clear(&o);
+        }
+    }
+    if (rc == DLC_ENOTFOUND && n_cands) /* name the first candidate, as the miss did */
+        dlc_error(DLC_ENOTFOUND, "no record for %s (nor for the op's other %d candidate template%s) on '%s'",
+                  dlc_task_template(task)->name, n_cands, n_cands == 1 ? "" : "s", target);
     int status = 0;
     if (rc == DLC_ENOTFOUND) {
         fprintf(stderr, "dlc-db best: %s\n", dlc_last_error());
@@ -425,6 +456,8 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
     dlc_db_close(&db);
     json_decref(args);
     dlc_task_destroy(&task);
+    for (int i = 0; i < n_cands; i++)
+        dlc_task_destroy(&cands[i]);
     return status;
 }
 
@@ -609,8 +642,9 @@ static const command_t commands[] = {
      "cuda, gpu ...), as TVM's ApplyHistoryBest does.\n"
      "\n"
      "  --target TARGET  TVM target string, e.g. \"llvm -mcpu=skylake-avx512\"\n"
-     "  --op SPEC        an operator (dlc-build's grammar); its task is the first\n"
-     "                   template for the target, or --template NAME\n"
+     "  --op SPEC        an operator (dlc-build's grammar): the best record of\n"
+     "                   any of its candidate templates for the target (as\n"
+     "                   dlc-build --db picks), or of --template NAME\n"
      "  --task NAME      a TVM task name, e.g. conv2d_NCHWc.x86, with\n"
      "  --args JSON      its arguments as a TVM log has them\n"
      "  --json           one JSON object: match, entity, config_index, mean_cost, line\n"

@@ -401,9 +401,10 @@ static int select_template(const opts_t *o, const dlc_op_spec_t *spec, const dlc
     return -1;
 }
 
-/* --db: the task of the spec (with --template, that template; else the first
- * candidate) and the best record's config, from the database or else from
- * TopHub. Returns 1 when a tuned config was found (*origin "db" or "tophub",
+/* --db: the task of the spec (with --template, that template; else the
+ * candidate template whose best record is best, as TVM picks an op's
+ * implementation, or the first candidate when none has one) and the best
+ * record's config, from the database or else from TopHub. Returns 1 when a tuned config was found (*origin "db" or "tophub",
  * record_target the record's target, cap bytes), 0 to build without one (the
  * database or the task gave a warning), -1 for a usage error (a --template
  * that does not fit the op). */
@@ -425,7 +426,23 @@ static int apply_db(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target
         if (tophub && !(db = dlc_db_open_tophub(NULL, NULL)))
             fprintf(stderr, "dlc-build: warning: no TopHub fallback either: %s\n", dlc_last_error());
     }
-    if (db && rc == 0 && (rc = dlc_db_apply_best(db, *task, cfg, &best)) == 0) {
+    /* without --template, every candidate template's task competes */
+    dlc_task_t *cands[16] = {*task};
+    int n_cands = 1, chosen = 0;
+    if (!o->template_name) {
+        const dlc_template_t *tps[16];
+        int n = dlc_template_candidates(spec->kind, tgt, tps, 16);
+        for (int i = 1; i < n; i++)
+            if (dlc_task_from_spec(spec, tps[i]->name, tgt, &cands[n_cands]) == 0)
+                n_cands++;
+    }
+    if (db && rc == 0)
+        rc = dlc_db_apply_best_of(db, cands, n_cands, &chosen, cfg, &best);
+    *task = cands[chosen];
+    for (int i = 0; i < n_cands; i++)
+        if (i != chosen)
+            dlc_task_destroy(&cands[i]);
+    if (db && rc == 0) {
         *origin = best.origin; /* static */
         snprintf(record_target, cap, "%s", best.rec.target ? best.rec.target : "");
         dlc_db_best_clear(&best);

@@ -112,6 +112,12 @@ dlc_tensor_t *dlc_topi_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *
                               dlc_dtype_t out_dtype);
 dlc_tensor_t *dlc_topi_conv2d_NCHWc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
                                     const dlc_conv_params_t *p, dlc_dtype_t out_dtype);
+/* The same over an output extended to oh_ext x ow_ext (>= the real output):
+ * the padding grows at the bottom and right so every extended output reads
+ * inside the padded input (zeros); tiles with tails compute whole tiles. */
+dlc_tensor_t *dlc_topi_conv2d_NCHWc_ext(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                        const dlc_conv_params_t *p, dlc_dtype_t out_dtype, int64_t oh_ext,
+                                        int64_t ow_ext);
 dlc_tensor_t *dlc_topi_depthwise_conv2d(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
                                         const dlc_conv_params_t *p, dlc_dtype_t out_dtype);
 /* conv2d_transpose (TVM's conv2d_transpose_nchw): kernel [C, K, R, S]; p gives the

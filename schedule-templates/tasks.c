@@ -4,11 +4,15 @@
 #include "templates_impl.h"
 
 /* In the order candidates are offered: per operator, TVM's plevel order;
- * within the "cpu" key, dlc's dense_tiled, TVM's templates, then dlc's
- * generic ones. */
+ * dlc's tiled conv2d and dense first (their spaces hold the
+ * register tiles TVM's cannot express), then TVM's; within the "cpu" key,
+ * dlc's generic ones last. dlc-build --db picks among the candidates by
+ * their best records. */
 static const dlc_template_t *const registry[] = {
     /* x86 */
-    &dlc__tmpl_conv2d_NCHWc_x86, &dlc__tmpl_depthwise_NCHWc_x86, &dlc__tmpl_conv2d_transpose_x86,
+    /* dlc's NCHWc conv ahead of TVM's: its register tiles fit AVX2 (see README) */
+    &dlc__tmpl_conv2d_tiled_x86, &dlc__tmpl_conv2d_NCHWc_x86, &dlc__tmpl_depthwise_NCHWc_x86,
+    &dlc__tmpl_conv2d_transpose_x86,
     /* arm_cpu */
     &dlc__tmpl_spatial_pack_arm, &dlc__tmpl_winograd_arm, &dlc__tmpl_depthwise_arm, &dlc__tmpl_conv2d_transpose_arm,
     /* cpu: dlc's dense, ahead of TVM's (its space holds the register tiles

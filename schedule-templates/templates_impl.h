@@ -47,6 +47,9 @@ json_t *dlc__conv_nchw_args(const dlc_op_spec_t *s);
 int dlc__parse_conv_transpose(const json_t *args, dlc_workload_t *w);
 json_t *dlc__conv_transpose_args(const dlc_op_spec_t *s);
 int dlc__parse_dense(const json_t *args, dlc_workload_t *w); /* [data, weight, bias, out_dtype] */
+/* conv2d_NCHWc.x86's args: [data, kernel, strides, padding, dilation, layout, out_layout, out_dtype] */
+int dlc__parse_conv_x86(const json_t *args, dlc_workload_t *w);
+json_t *dlc__conv_x86_args(const dlc_op_spec_t *s);
 /* d[n, ch, y, x] (NCHW) where (y, x) is inside d, else 0; the read itself is
  * clamped into bounds, so padded stages never load outside the input (tiles
  * of strided convolutions reach a row or column past it, unused). */
@@ -69,7 +72,8 @@ int dlc__schedule_conv_nchwc(dlc_schedule_t *s, dlc_tensor_t *C, dlc_tensor_t *O
                              int is_1x1, int64_t ic_bn);
 
 extern const dlc_template_t dlc__tmpl_conv2d_NCHWc_x86, dlc__tmpl_dense_nopack_x86, dlc__tmpl_dense_pack_x86,
-    dlc__tmpl_batch_matmul_x86, dlc__tmpl_dense_tiled;
+    dlc__tmpl_batch_matmul_x86, dlc__tmpl_dense_tiled,
+    dlc__tmpl_conv2d_tiled_x86;
 extern const dlc_template_t dlc__tmpl_depthwise_NCHWc_x86, dlc__tmpl_conv2d_transpose_x86;
 extern const dlc_template_t dlc__tmpl_spatial_pack_arm, dlc__tmpl_conv2d_transpose_arm, dlc__tmpl_depthwise_arm,
     dlc__tmpl_winograd_arm;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include "templates_impl.h"
 
-static int parse_conv(const json_t *args, dlc_workload_t *w) {
+int dlc__parse_conv_x86(const json_t *args, dlc_workload_t *w) {
     TRY(dlc__parse_conv_args(args, 2, 3, 4, w));
     if (w->data_ndim != 4 || w->kernel_ndim != 4) return dlc_error(DLC_EINVAL, "expected NCHW data and OIHW kernel");
     if (w->kernel[1] != w->data[1])
@@ -18,7 +18,7 @@ static int parse_conv(const json_t *args, dlc_workload_t *w) {
     return dlc_conv_out_hw(&w->conv, w->data[2], w->data[3], w->kernel[2], w->kernel[3], &oh, &ow);
 }
 
-static json_t *conv_args(const dlc_op_spec_t *s) {
+json_t *dlc__conv_x86_args(const dlc_op_spec_t *s) {
     if (s->kind != DLC_OPK_CONV2D) return NULL;
     const int64_t *p = s->p;
     int64_t d = s->n > 9 ? p[9] : 1;
@@ -182,5 +182,5 @@ static int inst_nchwc(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *c
 }
 
 const dlc_template_t dlc__tmpl_conv2d_NCHWc_x86 = {
-    "conv2d_NCHWc.x86", "x86", DLC_OPK_CONV2D, parse_conv, conv_args, space_nchwc, inst_nchwc,
+    "conv2d_NCHWc.x86", "x86", DLC_OPK_CONV2D, dlc__parse_conv_x86, dlc__conv_x86_args, space_nchwc, inst_nchwc,
 };

@@ -146,11 +146,32 @@ dlc_tensor_t *dlc_topi_conv2d_NCHWc(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tens
     int64_t oh, ow;
     if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
         return NULL;
-    dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom, cp->pad_right, NULL);
+    return dlc_topi_conv2d_NCHWc_ext(ctx, data, kernel, cp, out_dtype, oh, ow);
+}
+
+dlc_tensor_t *dlc_topi_conv2d_NCHWc_ext(dlc_ctx_t *ctx, dlc_tensor_t *data, dlc_tensor_t *kernel,
+                                        const dlc_conv_params_t *cp, dlc_dtype_t out_dtype, int64_t oh_ext,
+                                        int64_t ow_ext) {
+    int64_t oh, ow;
+    if (dlc_conv_out_hw(cp, data->shape[2], data->shape[3], kernel->shape[2], kernel->shape[3], &oh, &ow) < 0)
+        return NULL;
+    if (oh_ext < oh || ow_ext < ow) {
+        dlc_error(DLC_EINVAL, "conv2d_NCHWc: extended output %lldx%lld is smaller than %lldx%lld", (long long)oh_ext,
+                  (long long)ow_ext, (long long)oh, (long long)ow);
+        return NULL;
+    }
+    /* rows/columns the extended output reads past the padded input */
+    int64_t need_h = (oh_ext - 1) * cp->stride_h + (kernel->shape[2] - 1) * cp->dil_h + 1;
+    int64_t need_w = (ow_ext - 1) * cp->stride_w + (kernel->shape[3] - 1) * cp->dil_w + 1;
+    int64_t eh = need_h - (data->shape[2] + cp->pad_top + cp->pad_bottom);
+    int64_t ew = need_w - (data->shape[3] + cp->pad_left + cp->pad_right);
+    dlc_tensor_t *p = dlc_topi_pad2d4(ctx, data, 2, cp->pad_top, cp->pad_left, cp->pad_bottom + (eh > 0 ? eh : 0),
+                                      cp->pad_right + (ew > 0 ? ew : 0), NULL);
     args_t x = {.a = p, .b = kernel, .sh = cp->stride_h, .sw = cp->stride_w, .dh = cp->dil_h, .dw = cp->dil_w,
                 .od = out_dtype};
     return dlc_te_compute(ctx, "conv2d_NCHWc", 5,
-                          (int64_t[]){data->shape[0], kernel->shape[0], oh, ow, kernel->shape[5]}, conv_nchwc_fn, &x);
+                          (int64_t[]){data->shape[0], kernel->shape[0], oh_ext, ow_ext, kernel->shape[5]},
+                          conv_nchwc_fn, &x);
 }
 
 static dlc_expr_t *dw_fn(dlc_ctx_t *c, dlc_expr_t *const *i, void *u) {

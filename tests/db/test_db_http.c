@@ -608,7 +608,7 @@ static int64_t apply_index(dlc_db_t *db, const char *target) {
     dlc_task_t *task = NULL;
     assert_int_equal(dlc_op_parse("conv2d:1,64,56,56,64,3,3,1,1", &spec), 0);
     assert_int_equal(dlc_target_parse(target, &tgt), 0);
-    assert_int_equal(dlc_task_from_spec(&spec, NULL, &tgt, &task), 0);
+    assert_int_equal(dlc_task_from_spec(&spec, "conv2d_NCHWc.x86", &tgt, &task), 0); /* TopHub's template */
     dlc_config_t *cfg = NULL;
     int rc = dlc_db_apply_best(db, task, &cfg, NULL);
     int64_t index = rc == 0 ? dlc_config_index(cfg) : rc;

@@ -173,7 +173,7 @@ static void test_tophub_fallback(void **state) {
         unsetenv("DLC_NO_TOPHUB");
         unsetenv("DLC_TOPHUB_DIR");
         assert_true(json_is_false(json_object_get(j, "tuned")));
-        expect_contains(r.err, "no tuned config for conv2d_NCHWc.x86", "fallback warning");
+        expect_contains(r.err, "no tuned config for conv2d_tiled.x86", "fallback warning"); /* the first candidate */
         const char *first = strstr(r.err, "no tuned config");
         assert_null(strstr(first + 1, "no tuned config"));
         if (k < 2) {
@@ -190,9 +190,54 @@ static void test_tophub_fallback(void **state) {
     run_free(&r);
 }
 
+/* Without --template, every candidate template's best record competes (the
+ * op is the same, so the costs compare): the faster one is built. */
+static void add_line(const char *path, const char *tmpl, const char *entity, double cost) {
+    char line[2048];
+    snprintf(line, sizeof line,
+             "{\"input\": [\"llvm -mcpu=skylake-avx512\", \"%s\", [[\"TENSOR\", [1, 64, 56, 56], \"float32\"], "
+             "[\"TENSOR\", [64, 64, 3, 3], \"float32\"], [1, 1], [1, 1, 1, 1], [1, 1], \"NCHW\", \"NCHW\", "
+             "\"float32\"], {}], \"config\": {\"index\": 0, \"code_hash\": null, \"entity\": %s}, "
+             "\"result\": [[%g], 0, 2.0, 1700000000.0], \"version\": 0.2, \"tvm_version\": \"0.8.0\"}",
+             tmpl, entity, cost);
+    dlc_db_t *db = dlc_db_open(path, 0);
+    assert_non_null(db);
+    dlc_record_t rec;
+    assert_int_equal(dlc_record_parse(line, strlen(line), &rec), 0);
+    assert_int_equal(dlc_db_add(db, &rec, NULL, NULL), 0);
+    dlc_record_clear(&rec);
+    dlc_db_close(&db);
+}
+
+static void test_best_template_wins(void **state) {
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/dlc-build-db-%d-both.db", (int)getpid());
+    unlink_db(path);
+    static const char *nchwc = "[[\"tile_ic\", \"sp\", [-1, 8]], [\"tile_oc\", \"sp\", [-1, 16]], "
+                               "[\"tile_ow\", \"sp\", [-1, 8]], [\"unroll_kw\", \"ot\", false]]";
+    static const char *tiled = "[[\"tile\", \"ot\", [4, 7, 16]], [\"tile_ic\", \"sp\", [-1, 8]], "
+                               "[\"unroll_kw\", \"ot\", false]]";
+    add_line(path, "conv2d_NCHWc.x86", nchwc, 1.0);
+    add_line(path, "conv2d_tiled.x86", tiled, 2.0); /* slower: TVM's template is built */
+    for (int pass = 0; pass < 2; pass++) {
+        run_t r = dlc_build("--op", RESNET_CONV, "--target", SKYLAKE, "--db", path, "--no-tophub", "--json", NULL);
+        expect_exit(&r, 0, "build with both templates tuned");
+        json_t *j = parse_report(&r, "--db report");
+        assert_string_equal(json_string_value(json_object_get(j, "template")),
+                            pass ? "conv2d_tiled.x86" : "conv2d_NCHWc.x86");
+        assert_true(json_is_true(json_object_get(j, "tuned")));
+        json_decref(j);
+        run_free(&r);
+        if (!pass) add_line(path, "conv2d_tiled.x86", tiled, 0.5); /* now dlc's is faster */
+    }
+    unlink_db(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tuned_config_applied),
+        cmocka_unit_test(test_best_template_wins),
         cmocka_unit_test(test_fallback_warns_once),
         cmocka_unit_test(test_tophub_fallback),
     };

@@ -346,6 +346,7 @@ static const char *const nchwc_specs[] = {"conv2d_nchwc:1,4,7,5,6,3,3,1,1,2,3:in
 static void test_x86_templates(void **state) {
     (void)state;
     check_template("conv2d_NCHWc.x86", "llvm", conv1x1_specs, 2, 3);
+    check_template("conv2d_tiled.x86", "llvm", conv1x1_specs, 2, 3);
     check_template("depthwise_conv2d_NCHWc.x86", "llvm", dw_specs, 2, 3);
     check_template("conv2d_transpose_nchw.x86", "llvm", convt_specs, 2, 3);
     check_template("dense_nopack.x86", "llvm", dense_specs, 2, 3);
@@ -409,6 +410,7 @@ static void test_spec_grammar(void **state) {
         int at; /* index of out_dtype in the args */
     } cases[] = {
         {"conv2d_NCHWc.x86", "llvm", "conv2d:1,3,17,19,5,3,3,1,1:int8:int32", 7},
+        {"conv2d_tiled.x86", "llvm", "conv2d:1,3,17,19,5,3,3,1,1:int8:int32", 7},
         {"depthwise_conv2d_NCHWc.x86", "llvm", "depthwise_conv2d:1,3,9,9,3,3,1,1:int8:int32", 7},
         {"conv2d_transpose_nchw.x86", "llvm", "conv2d_transpose:1,3,5,5,4,3,3,2,1:int8:int32", 4},
         {"dense_pack.x86", "llvm", "dense:4,5,6:int8:int32", 3},

@@ -109,6 +109,12 @@ static void test_conv2d_nchwc_x86(void **state) {
     static const char *specs[] = {"conv2d:1,8,9,9,16,3,3,1,1", "conv2d:1,6,11,7,12,3,3,2,1", "conv2d:1,4,7,7,8,1,1,1,0",
                                   "conv2d:2,3,13,13,4,5,5,2,2", "conv2d:1,16,5,5,6,1,1,2,0"};
     check_template("conv2d_NCHWc.x86", specs, 5, 24);
+    /* dlc's: ow/oh tails (tiles over an extended output, extra padding),
+     * strides, 1x1, dilation 2, 12 output channels (not a lane multiple) */
+    static const char *tiled[] = {"conv2d:1,8,9,9,16,3,3,1,1", "conv2d:1,6,11,7,12,3,3,2,1", "conv2d:1,4,7,7,8,1,1,1,0",
+                                  "conv2d:2,3,13,13,8,5,5,2,2", "conv2d:1,16,5,5,24,1,1,2,0",
+                                  "conv2d:1,8,10,10,8,3,3,1,2,2"};
+    check_template("conv2d_tiled.x86", tiled, 6, 20);
 }
 
 static void test_dense_x86(void **state) {
