@@ -36,7 +36,10 @@ static const char usage[] =
     "  --op SPEC           an operator (dlc-build's grammar, see dlc-build --help);\n"
     "                      repeatable: each becomes a task, tuned in turn\n"
     "  --template NAME     the template for the --op tasks (default: the target's\n"
-    "                      first candidate; dlc-build --list-templates --op SPEC)\n"
+    "                      first candidate; dlc-build --list-templates --op SPEC);\n"
+    "                      all: a task per candidate (not the .generic fallbacks),\n"
+    "                      each with the --trials budget; dlc-build --db then\n"
+    "                      builds the template whose best record is fastest\n"
     "  --task NAME --args JSON   a TVM task by name with its args as in a log line\n"
     "  --target TARGET     TVM target string (default \"llvm\": this machine)\n"
     "\n"
@@ -360,8 +363,10 @@ int main(int argc, char **argv) {
     dlc_target_t target;
     if (dlc_target_parse(target_text, &target) < 0)
         return usage_error("--target: %s", dlc_last_error());
-    dlc_task_t *tasks[MAX_TASKS] = {0};
-    int n_tasks = 0, code = 0;
+    /* --template all: a task per candidate template of each op */
+    dlc_task_t *tasks[MAX_TASKS * 4] = {0};
+    const char *task_op[MAX_TASKS * 4] = {0};
+    int n_tasks = 0, code = 0, all = template_name && strcmp(template_name, "all") == 0;
     if (task_name) {
         json_t *args = dlc_json_parse(args_text, strlen(args_text));
         if (!args)
@@ -374,11 +379,25 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_ops; i++) {
         dlc_op_spec_t spec;
-        if (dlc_op_parse(ops[i], &spec) < 0 || dlc_task_from_spec(&spec, template_name, &target, &tasks[n_tasks]) < 0) {
+        const dlc_template_t *tps[16];
+        int n = 1;
+        if (dlc_op_parse(ops[i], &spec) < 0) {
             code = usage_error("--op %s: %s", ops[i], dlc_last_error());
             goto cleanup;
         }
-        n_tasks++;
+        if (all) { /* the op's candidates, dlc's generic fallbacks only when nothing else serves it */
+            int nc = dlc_template_candidates(spec.kind, &target, tps, 16);
+            n = 0;
+            for (int k = 0; k < nc; k++)
+                if (!strstr(tps[k]->name, ".generic") || (k == 0 && nc == 1)) tps[n++] = tps[k];
+        }
+        for (int k = 0; k < n; k++) {
+            if (dlc_task_from_spec(&spec, all ? tps[k]->name : template_name, &target, &tasks[n_tasks]) < 0) {
+                code = usage_error("--op %s: %s", ops[i], dlc_last_error());
+                goto cleanup;
+            }
+            task_op[n_tasks++] = ops[i];
+        }
     }
 
     dlc_db_t *db = db_text ? dlc_db_open_any(db_text, 0) : dlc_db_open(dlc_db_default_path(), 0);
@@ -413,8 +432,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_tasks && !g_stop; i++) {
         const dlc_task_t *task = tasks[i];
         char label[160];
-        snprintf(label, sizeof label, "%s%s%s", dlc_task_template(task)->name, i < n_ops || task_name ? " " : "",
-                 task_name ? "" : ops[task_name ? 0 : i]);
+        snprintf(label, sizeof label, "%s%s%s", dlc_task_template(task)->name, task_op[i] ? " " : "",
+                 task_op[i] ? task_op[i] : "");
         ui.task_label = dlc_task_template(task)->name;
         char bar_label[200];
         snprintf(bar_label, sizeof bar_label, "[%d/%d] %s", i + 1, n_tasks, label);

@@ -346,6 +346,33 @@ static int64_t count_records(const char *path) {
     return n;
 }
 
+/* --template all: one task per candidate template (dlc's, then TVM's; not
+ * the .generic fallback), each with the whole budget, all in the db. */
+static void test_cli_template_all(void **state) {
+    const char *db = scratch("all.db");
+    cli_t c = cli("--op", "dense:5,24,16", "--template", "all", "--trials", "4", "--tuner", "random", "--db", db,
+                  "--repeat", "1", "--min-repeat-ms", "1", "--threads", "1", "--json", NULL);
+    if (c.code != 0)
+        fail_msg("exit %d: %s", c.code, c.err);
+    const char *want[] = {"dense_tiled.cpu", "dense_pack.x86", "dense_nopack.x86"};
+    int summaries = 0;
+    for (char *line = strtok(c.out, "\n"); line; line = strtok(NULL, "\n")) {
+        json_t *j = json_loads(line, 0, NULL);
+        assert_non_null(j);
+        if (json_object_get(j, "best_config")) {
+            assert_true(summaries < 3);
+            assert_string_equal(json_string_value(json_object_get(j, "task")), want[summaries]);
+            assert_int_equal(json_integer_value(json_object_get(j, "trials")), 4);
+            summaries++;
+        }
+        json_decref(j);
+    }
+    assert_int_equal(summaries, 3);
+    assert_int_equal(count_records(db), 12);
+    cli_free(&c);
+}
+
+
 static void test_cli_resume_after_kill(void **state) {
     const char *db = scratch("kill.db");
     char dbp[1200];
@@ -438,6 +465,7 @@ int main(void) {
         cmocka_unit_test(test_measure_batch),
         cmocka_unit_test(test_tune_task_stores_every_result),
         cmocka_unit_test(test_cli_json),
+        cmocka_unit_test(test_cli_template_all),
         cmocka_unit_test(test_cli_resume_after_kill),
         cmocka_unit_test(test_transfer_helps),
         cmocka_unit_test(test_tune_on_fleet),
