@@ -47,6 +47,11 @@ json_t *dlc__conv_nchw_args(const dlc_op_spec_t *s);
 int dlc__parse_conv_transpose(const json_t *args, dlc_workload_t *w);
 json_t *dlc__conv_transpose_args(const dlc_op_spec_t *s);
 int dlc__parse_dense(const json_t *args, dlc_workload_t *w); /* [data, weight, bias, out_dtype] */
+/* Lanes of the target's preferred vector for the task's dtype, and the
+ * vector registers of the target (AVX2 and SSE: 16; AVX-512, NEON, RVV: 32):
+ * what the tiled templates size their register tiles by. */
+int64_t dlc__vector_lanes(const dlc_task_t *t);
+int dlc__vector_regs(const dlc_target_t *t);
 /* conv2d_NCHWc.x86's args: [data, kernel, strides, padding, dilation, layout, out_layout, out_dtype] */
 int dlc__parse_conv_x86(const json_t *args, dlc_workload_t *w);
 json_t *dlc__conv_x86_args(const dlc_op_spec_t *s);

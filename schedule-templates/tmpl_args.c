@@ -104,3 +104,10 @@ dlc_expr_t *dlc__read4_guarded(dlc_ctx_t *c, dlc_tensor_t *d, dlc_expr_t *n, dlc
     dlc_expr_t *cx = dlc_max(c, dlc_int(c, 0), dlc_min(c, x, dlc_int(c, d->shape[3] - 1)));
     return dlc_select(c, ok, dlc_read4(c, d, n, ch, cy, cx), dlc_const(c, 0, d->dtype));
 }
+
+int64_t dlc__vector_lanes(const dlc_task_t *t) {
+    int64_t l = (t->target.vector_bytes > 0 ? t->target.vector_bytes : 16) / dlc_dtype_bytes(t->w.dtype);
+    return l > 0 ? l : 1;
+}
+
+int dlc__vector_regs(const dlc_target_t *t) { return t->arch == DLC_ARCH_X86_64 && t->vector_bytes < 64 ? 16 : 32; }

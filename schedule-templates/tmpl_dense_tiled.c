@@ -19,21 +19,10 @@
 #include <string.h>
 #include "templates_impl.h"
 
-/* registers the micro-kernel may use for accumulators: the register file less
- * nr/lanes weight vectors and one broadcast */
-static int n_vregs(const dlc_target_t *t) {
-    return t->arch == DLC_ARCH_X86_64 && t->vector_bytes < 64 ? 16 : 32;
-}
-
-static int64_t lanes_of(const dlc_task_t *t) {
-    int64_t l = (t->target.vector_bytes > 0 ? t->target.vector_bytes : 16) / dlc_dtype_bytes(t->w.dtype);
-    return l > 0 ? l : 1;
-}
-
 static int space_tiled(const dlc_task_t *t, dlc_space_t *sp) {
     const dlc_workload_t *w = &t->w;
-    int64_t M = w->data[0], K = w->data[1], N = w->kernel[0], L = lanes_of(t);
-    int regs = n_vregs(&t->target);
+    int64_t M = w->data[0], K = w->data[1], N = w->kernel[0], L = dlc__vector_lanes(t);
+    int regs = dlc__vector_regs(&t->target);
     json_t *tiles = json_array();
     for (int64_t mr = 1; mr <= 12 && mr <= M; mr++)
         for (int64_t v = 1; v <= 8; v++) {

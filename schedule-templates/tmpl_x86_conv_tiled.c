@@ -20,22 +20,15 @@
 #include <string.h>
 #include "templates_impl.h"
 
-static int64_t lanes_of(const dlc_task_t *t) {
-    int64_t l = (t->target.vector_bytes > 0 ? t->target.vector_bytes : 16) / dlc_dtype_bytes(t->w.dtype);
-    return l > 0 ? l : 1;
-}
-
-static int n_vregs(const dlc_target_t *t) { return t->arch == DLC_ARCH_X86_64 && t->vector_bytes < 64 ? 16 : 32; }
-
 static void out_hw(const dlc_workload_t *w, int64_t *oh, int64_t *ow) {
     dlc_conv_out_hw(&w->conv, w->data[2], w->data[3], w->kernel[2], w->kernel[3], oh, ow);
 }
 
 static int space_tiled(const dlc_task_t *t, dlc_space_t *sp) {
     const dlc_workload_t *w = &t->w;
-    int64_t oh, ow, OC = w->kernel[0], L = lanes_of(t);
+    int64_t oh, ow, OC = w->kernel[0], L = dlc__vector_lanes(t);
     out_hw(w, &oh, &ow);
-    int regs = n_vregs(&t->target);
+    int regs = dlc__vector_regs(&t->target);
     /* oc_bn: multiples of the lanes dividing OC (else divisors of OC up to 4 lanes) */
     int64_t ocb[8];
     int n_ocb = 0;
