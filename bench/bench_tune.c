@@ -2,11 +2,14 @@
  *
  *   peers       tune (dlc_tune_task, XGB by default, records in --db so a rerun
  *               resumes) dense 1024³, batch-1 dense 1×512·512×1000 and the
- *               ResNet-18 conv2d layers, then measure each task's best config
+ *               ResNet-18 conv2d layers, with dlc's template and TVM's where
+ *               both exist (each --trials), then measure the db's best config
  *               at 1 and 2 threads next to OpenBLAS sgemm / oneDNN's best
  *               convolution; prints the ratios and the conv geomean.
- *   efficiency  XGB vs random vs GA on 4 tasks × S seeds: trials each needs to
- *               reach 95% of the best GFLOP/s any tuner found on that task.
+ *   efficiency  XGB (cold, and with transfer learning from a db holding
+ *               XGB-tuned records of other tasks of the same templates) vs
+ *               random vs GA on 4 tasks × S seeds: trials each needs to reach
+ *               95% of the best GFLOP/s any tuner found on that task.
  *   throughput  trials per second on small kernels, with where the time goes
  *               (generate, compile, measure, tuner).
  *
@@ -28,33 +31,34 @@ typedef enum { PEER_SGEMM, PEER_DNNL } peer_kind_t;
 typedef struct {
     const char *label, *spec, *tmpl;
     peer_kind_t peer;
+    const char *tmpl2; /* peers: a second template tuned too, the better one measured */
 } btask_t;
 
 /* ResNet-18's conv2d layers (batch 1, 224×224 input): conv1, the 3×3 layers of
  * each stage, the strided 3×3 that opens stages 2–4 and their 1×1 downsamples. */
 static const btask_t k_peers[] = {
-    {"dense 1024×1024×1024", "dense:1024,1024,1024", "dense_tiled.cpu", PEER_SGEMM},
-    {"dense 1×512·512×1000", "dense:1,1000,512", "dense_tiled.cpu", PEER_SGEMM},
-    {"conv1 3→64 7×7/2 224", "conv2d:1,3,224,224,64,7,7,2,3", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"64→64 3×3 56", "conv2d:1,64,56,56,64,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"64→128 3×3/2 56", "conv2d:1,64,56,56,128,3,3,2,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"64→128 1×1/2 56", "conv2d:1,64,56,56,128,1,1,2,0", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"128→128 3×3 28", "conv2d:1,128,28,28,128,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"128→256 3×3/2 28", "conv2d:1,128,28,28,256,3,3,2,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"128→256 1×1/2 28", "conv2d:1,128,28,28,256,1,1,2,0", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"256→256 3×3 14", "conv2d:1,256,14,14,256,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"256→512 3×3/2 14", "conv2d:1,256,14,14,512,3,3,2,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"256→512 1×1/2 14", "conv2d:1,256,14,14,512,1,1,2,0", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"512→512 3×3 7", "conv2d:1,512,7,7,512,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
+    {"dense 1024×1024×1024", "dense:1024,1024,1024", "dense_tiled.cpu", PEER_SGEMM, "dense_pack.x86"},
+    {"dense 1×512·512×1000", "dense:1,1000,512", "dense_tiled.cpu", PEER_SGEMM, NULL},
+    {"conv1 3→64 7×7/2 224", "conv2d:1,3,224,224,64,7,7,2,3", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"64→64 3×3 56", "conv2d:1,64,56,56,64,3,3,1,1", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"64→128 3×3/2 56", "conv2d:1,64,56,56,128,3,3,2,1", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"64→128 1×1/2 56", "conv2d:1,64,56,56,128,1,1,2,0", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"128→128 3×3 28", "conv2d:1,128,28,28,128,3,3,1,1", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"128→256 3×3/2 28", "conv2d:1,128,28,28,256,3,3,2,1", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"128→256 1×1/2 28", "conv2d:1,128,28,28,256,1,1,2,0", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"256→256 3×3 14", "conv2d:1,256,14,14,256,3,3,1,1", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"256→512 3×3/2 14", "conv2d:1,256,14,14,512,3,3,2,1", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"256→512 1×1/2 14", "conv2d:1,256,14,14,512,1,1,2,0", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
+    {"512→512 3×3 7", "conv2d:1,512,7,7,512,3,3,1,1", "conv2d_tiled.x86", PEER_DNNL, "conv2d_NCHWc.x86"},
 };
 #define N_PEERS (int)(sizeof k_peers / sizeof k_peers[0])
 
 /* Tuner efficiency: mid-sized tasks whose spaces are large. */
 static const btask_t k_eff[] = {
-    {"dense 256×256×256", "dense:256,256,256", "dense_pack.x86", PEER_SGEMM},
-    {"conv 64→64 3×3 28", "conv2d:1,64,28,28,64,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"conv 128→128 3×3 14", "conv2d:1,128,14,14,128,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
-    {"conv 64→128 1×1/2 28", "conv2d:1,64,28,28,128,1,1,2,0", "conv2d_NCHWc.x86", PEER_DNNL},
+    {"dense 256×256×256", "dense:256,256,256", "dense_pack.x86", PEER_SGEMM, NULL},
+    {"conv 64→64 3×3 28", "conv2d:1,64,28,28,64,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL, NULL},
+    {"conv 128→128 3×3 14", "conv2d:1,128,14,14,128,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL, NULL},
+    {"conv 64→128 1×1/2 28", "conv2d:1,64,28,28,128,1,1,2,0", "conv2d_NCHWc.x86", PEER_DNNL, NULL},
 };
 #define N_EFF (int)(sizeof k_eff / sizeof k_eff[0])
 
@@ -166,36 +170,62 @@ static int run_peers(const opts_t *o) {
         const btask_t *bt = &k_peers[i];
         if (o->only && !strstr(bt->label, o->only) && !strstr(bt->spec, o->only))
             continue;
-        dlc_task_t *task = make_task(bt);
-        if (!task)
-            return 2;
-        dlc_measurer_t *m = measurer(o->threads, 3, 20, 0);
-        dlc_tune_opts_t to;
-        dlc_tune_opts_default(&to);
-        to.tuner = o->tuner;
-        to.trials = o->trials;
-        to.db = db;
-        to.resume = 1;
-        to.early_stopping = o->trials / 2 > 200 ? o->trials / 2 : 200;
-        to.on_trial = progress;
-        to.user = (void *)bt->label;
-        dlc_tune_summary_t sum;
-        int rc = dlc_tune_task(task, m, &to, &sum);
-        fprintf(stderr, "\n");
-        dlc_measurer_destroy(&m);
-        if (rc < 0 || sum.best_index < 0) {
-            fprintf(stderr, "bench_tune: %s: tuning failed: %s\n", bt->label, rc < 0 ? dlc_last_error() : "no valid config");
+        /* each of the task's templates tuned in turn (what dlc-tune --template
+         * all does), then the db's best across them, as dlc-build --db picks */
+        dlc_task_t *tasks[2] = {NULL, NULL};
+        int n_t = 0;
+        int64_t trials = 0;
+        for (int k = 0; k < 2; k++) {
+            btask_t one = *bt;
+            one.tmpl = k ? bt->tmpl2 : bt->tmpl;
+            if (k && !one.tmpl)
+                break;
+            dlc_task_t *t = make_task(&one);
+            if (!t)
+                return 2;
+            dlc_measurer_t *m = measurer(o->threads, 3, 20, 0);
+            dlc_tune_opts_t to;
+            dlc_tune_opts_default(&to);
+            to.tuner = o->tuner;
+            to.trials = o->trials;
+            to.db = db;
+            to.resume = 1;
+            to.early_stopping = o->trials / 2 > 200 ? o->trials / 2 : 200;
+            to.on_trial = progress;
+            to.user = (void *)bt->label;
+            dlc_tune_summary_t sum;
+            int rc = dlc_tune_task(t, m, &to, &sum);
+            fprintf(stderr, "\n");
+            dlc_measurer_destroy(&m);
+            if (rc < 0 || sum.best_index < 0) {
+                fprintf(stderr, "bench_tune: %s (%s): tuning failed: %s\n", bt->label, one.tmpl ? one.tmpl : "default",
+                        rc < 0 ? dlc_last_error() : "no valid config");
+                dlc_task_destroy(&t);
+                code = 1;
+            } else {
+                tasks[n_t++] = t;
+                trials += sum.trials + sum.resumed;
+            }
             dlc_tune_summary_clear(&sum);
+        }
+        if (n_t == 0)
+            continue;
+        dlc_config_t *cfg = NULL;
+        int chosen = 0;
+        int64_t best = -1;
+        if (dlc_db_apply_best_of(db, tasks, n_t, &chosen, &cfg, NULL) == 0)
+            best = dlc_config_index(cfg);
+        dlc_config_destroy(&cfg);
+        dlc_task_t *task = tasks[chosen];
+        for (int k = 0; k < n_t; k++)
+            if (k != chosen)
+                dlc_task_destroy(&tasks[k]);
+        if (best < 0) {
+            fprintf(stderr, "bench_tune: %s: no best record: %s\n", bt->label, dlc_last_error());
             dlc_task_destroy(&task);
             code = 1;
             continue;
         }
-        /* the db's best (what dlc-build --db applies), measured again at 1 and 2 threads */
-        dlc_config_t *cfg = NULL;
-        int64_t best = sum.best_index;
-        if (dlc_db_apply_best(db, task, &cfg, NULL) == 0)
-            best = dlc_config_index(cfg);
-        dlc_config_destroy(&cfg);
         dlc_op_spec_t spec;
         dlc_op_parse(bt->spec, &spec);
         for (int th = 1; th <= 2; th++) {
@@ -221,10 +251,9 @@ static int run_peers(const opts_t *o) {
                 n_conv += th == 1;
             }
             printf("| %s | %s | %lld | %d | %.1f | %.1f | %.2f× | %s |\n", bt->label, dlc_task_template(task)->name,
-                   (long long)(sum.trials + sum.resumed), th, mine, peer, ratio, impl);
+                   (long long)trials, th, mine, peer, ratio, impl);
             fflush(stdout);
         }
-        dlc_tune_summary_clear(&sum);
         dlc_task_destroy(&task);
     }
     if (n_conv > 0)
@@ -247,12 +276,79 @@ static void on_curve(const dlc_tune_progress_t *p, const dlc_trial_t *t, void *u
         c->curve[p->done - 1] = p->best_gflops;
 }
 
+/* Transfer learning's history: records of other tasks of the same templates,
+ * tuned by the XGB tuner (what a user who tuned other layers with dlc-tune
+ * first has in the db). None of them is an efficiency task. */
+static const btask_t k_warm[] = {
+    {"dense 128×128×128", "dense:128,128,128", "dense_pack.x86", PEER_SGEMM, NULL},
+    {"conv 32→32 3×3 28", "conv2d:1,32,28,28,32,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL, NULL},
+    {"conv 32→64 1×1/2 28", "conv2d:1,32,28,28,64,1,1,2,0", "conv2d_NCHWc.x86", PEER_DNNL, NULL},
+};
+
+static int copy_file(const char *from, const char *to) {
+    FILE *a = fopen(from, "rb"), *b = a ? fopen(to, "wb") : NULL;
+    char buf[65536];
+    size_t n;
+    int ok = a && b;
+    while (ok && (n = fread(buf, 1, sizeof buf, a)) > 0)
+        ok = fwrite(buf, 1, n, b) == n;
+    if (a) fclose(a);
+    if (b && fclose(b) != 0) ok = 0;
+    return ok ? 0 : -1;
+}
+
+/* The history db (path hist): the warm-up tasks, 128 XGB trials each. */
+static int make_history(const opts_t *o, const char *hist) {
+    dlc_db_t *db = dlc_db_open(hist, 0);
+    if (!db) {
+        fprintf(stderr, "bench_tune: %s: %s\n", hist, dlc_last_error());
+        return -1;
+    }
+    for (size_t i = 0; i < sizeof k_warm / sizeof *k_warm; i++) {
+        dlc_task_t *task = make_task(&k_warm[i]);
+        if (!task) {
+            dlc_db_close(&db);
+            return -1;
+        }
+        dlc_measurer_t *m = measurer(o->threads, 3, 20, 0);
+        dlc_tune_opts_t to;
+        dlc_tune_opts_default(&to);
+        to.tuner = DLC_TUNER_XGB;
+        to.trials = 128;
+        to.db = db;
+        to.seed = 1000 + (uint64_t)i;
+        dlc_tune_summary_t sum;
+        int rc = dlc_tune_task(task, m, &to, &sum);
+        fprintf(stderr, "history: %s, %lld XGB trials, best %.2f GFLOP/s\n", k_warm[i].label, (long long)sum.trials,
+                sum.best_gflops);
+        dlc_tune_summary_clear(&sum);
+        dlc_measurer_destroy(&m);
+        dlc_task_destroy(&task);
+        if (rc < 0) {
+            dlc_db_close(&db);
+            return -1;
+        }
+    }
+    dlc_db_close(&db);
+    return 0;
+}
+
 static int run_efficiency(const opts_t *o) {
-    static const dlc_tuner_kind_t kinds[] = {DLC_TUNER_XGB, DLC_TUNER_RANDOM, DLC_TUNER_GA};
-    enum { NK = 3 };
+    /* xgb twice: cold, and with transfer from the history db (a fresh copy
+     * for every run, so no run learns from another efficiency run) */
+    static const dlc_tuner_kind_t kinds[] = {DLC_TUNER_XGB, DLC_TUNER_XGB, DLC_TUNER_RANDOM, DLC_TUNER_GA};
+    static const char *const names[] = {"xgb", "xgb+transfer", "random", "ga"};
+    enum { NK = 4, K_XFER = 1 };
     double need_sum[NK] = {0};
     int need_n[NK] = {0}, never[NK] = {0};
-    printf("| task | seed | best GFLOP/s | 95%% target | trials: xgb | random | ga |\n|---|---|---|---|---|---|---|\n");
+    char hist[96], scratch[112];
+    snprintf(hist, sizeof hist, "/tmp/bench-tune-history-%d.db", (int)getpid());
+    snprintf(scratch, sizeof scratch, "%s.run", hist);
+    remove(hist);
+    if (make_history(o, hist) < 0)
+        return 2;
+    printf("| task | seed | best GFLOP/s | 95%% target | trials: xgb | xgb+transfer | random | ga |\n"
+           "|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < N_EFF; i++) {
         const btask_t *bt = &k_eff[i];
         if (o->only && !strstr(bt->label, o->only))
@@ -274,16 +370,25 @@ static int run_efficiency(const opts_t *o) {
                 to.seed = (uint64_t)seed;
                 to.on_trial = on_curve;
                 to.user = &c[k];
+                dlc_db_t *db = NULL;
+                if (k == K_XFER) {
+                    remove(scratch);
+                    if (copy_file(hist, scratch) < 0 || !(db = dlc_db_open(scratch, 0)))
+                        fprintf(stderr, "bench_tune: history copy %s: failed\n", scratch);
+                    to.db = db;
+                    to.transfer = 1;
+                }
                 dlc_tune_summary_t sum;
                 dlc_tune_task(task, m, &to, &sum);
-                fprintf(stderr, "%s seed %d %s: best %.2f GFLOP/s in %lld trials, %.0f s\n", bt->label, seed,
-                        dlc_tuner_kind_name(kinds[k]), sum.best_gflops, (long long)sum.trials, sum.elapsed_s);
+                fprintf(stderr, "%s seed %d %s: best %.2f GFLOP/s in %lld trials (%lld history rows), %.0f s\n", bt->label,
+                        seed, names[k], sum.best_gflops, (long long)sum.trials, (long long)sum.history, sum.elapsed_s);
                 for (int64_t t = 1; t < o->trials; t++) /* a run that ended early keeps its best */
                     if (c[k].curve[t] < c[k].curve[t - 1])
                         c[k].curve[t] = c[k].curve[t - 1];
                 best = fmax(best, sum.best_gflops);
                 dlc_tune_summary_clear(&sum);
                 dlc_measurer_destroy(&m);
+                dlc_db_close(&db);
             }
             printf("| %s | %d | %.1f | %.1f |", bt->label, seed, best, 0.95 * best);
             for (int k = 0; k < NK; k++) {
@@ -307,24 +412,27 @@ static int run_efficiency(const opts_t *o) {
         }
         dlc_task_destroy(&task);
     }
+    remove(scratch);
+    remove(hist);
     printf("\nmean trials to 95%% of the best (runs that never got there counted at the budget):");
     for (int k = 0; k < NK; k++)
-        printf(" %s %.0f (%d of %d never)%s", dlc_tuner_kind_name(kinds[k]), need_n[k] ? need_sum[k] / need_n[k] : 0,
-               never[k], need_n[k], k + 1 < NK ? "," : "\n");
-    if (need_n[0] && need_n[1])
-        printf("xgb/random: %.2f\n", (need_sum[0] / need_n[0]) / (need_sum[1] / need_n[1]));
+        printf(" %s %.0f (%d of %d never)%s", names[k], need_n[k] ? need_sum[k] / need_n[k] : 0, never[k], need_n[k],
+               k + 1 < NK ? "," : "\n");
+    if (need_n[0] && need_n[2])
+        printf("xgb/random: %.2f, xgb+transfer/random: %.2f\n", (need_sum[0] / need_n[0]) / (need_sum[2] / need_n[2]),
+               (need_sum[1] / need_n[1]) / (need_sum[2] / need_n[2]));
     return 0;
 }
 
 /* ---- throughput ---- */
 static int run_throughput(const opts_t *o) {
     static const btask_t small[] = {
-        {"dense 64×64×64", "dense:64,64,64", "dense_nopack.x86", PEER_SGEMM},
-        {"relu 4096", "relu:4096", NULL, PEER_SGEMM},
-        {"conv 16→16 3×3 14", "conv2d:1,16,14,14,16,3,3,1,1", "conv2d_NCHWc.x86", PEER_DNNL},
+        {"dense 64×64×64", "dense:64,64,64", NULL, PEER_SGEMM, NULL}, /* the default templates */
+        {"relu 4096", "relu:4096", NULL, PEER_SGEMM, NULL},
+        {"conv 16→16 3×3 14", "conv2d:1,16,14,14,16,3,3,1,1", NULL, PEER_DNNL, NULL},
     };
-    printf("| task | trials | trials/s | generate s | compile s (calls) | measure s | tuner s | wall s |\n"
-           "|---|---|---|---|---|---|---|---|\n");
+    printf("| task | template | trials | trials/s | generate s | compile s (calls) | measure s | tuner s | wall s |\n"
+           "|---|---|---|---|---|---|---|---|---|\n");
     for (size_t i = 0; i < sizeof small / sizeof *small; i++) {
         dlc_task_t *task = make_task(&small[i]);
         if (!task)
@@ -340,7 +448,8 @@ static int run_throughput(const opts_t *o) {
         dlc_tune_task(task, m, &to, &sum);
         dlc_measurer_stats_t st;
         dlc_measurer_stats(m, &st);
-        printf("| %s | %lld | %.1f | %.1f | %.1f (%lld, %lld cached) | %.1f | %.1f | %.1f |\n", small[i].label,
+        printf("| %s | %s | %lld | %.1f | %.1f | %.1f (%lld, %lld cached) | %.1f | %.1f | %.1f |\n", small[i].label,
+               dlc_task_template(task)->name,
                (long long)sum.trials, sum.trials / sum.elapsed_s, st.prepare_s, st.build_s, (long long)st.builds,
                (long long)st.cache_hits, st.measure_s, sum.model_s, sum.elapsed_s);
         fflush(stdout);
