@@ -45,11 +45,9 @@ static int from_db(dlc_db_t *db, const dlc_task_t *task, dlc_config_t **cfg, dlc
     return DLC_ENOTFOUND;
 }
 
-/* Whether a (of match class ma, mean cost ca) beats the best so far. */
-static int better(const dlc_db_best_t *a, const dlc_db_best_t *cur, int have) {
-    if (!have) return 1;
-    if (a->match != cur->match) return a->match < cur->match;
-    return a->mean_cost < cur->mean_cost;
+int dlc_db_best_beats(const dlc_db_best_t *a, const dlc_db_best_t *b) {
+    if (a->match != b->match) return a->match < b->match;
+    return a->mean_cost < b->mean_cost;
 }
 
 /* The best usable record of any of the tasks in one database: 0 (*chosen,
@@ -70,7 +68,7 @@ static int best_of(dlc_db_t *db, dlc_task_t *const *tasks, int n, int *chosen, d
             if (have) dlc_db_best_clear(b), dlc_config_destroy(cfg);
             return rc;
         }
-        if (better(&cand, b, have)) {
+        if (!have || dlc_db_best_beats(&cand, b)) {
             if (have) dlc_db_best_clear(b), dlc_config_destroy(cfg);
             *b = cand, *cfg = c, *chosen = i, have = 1;
         } else {

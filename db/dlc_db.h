@@ -126,6 +126,11 @@ typedef struct {
 } dlc_db_best_t;
 void dlc_db_best_clear(dlc_db_best_t *b);
 
+/* Whether a beats b among the best records of an op's candidate templates
+ * (they compute the same op, so their costs compare): the closer target
+ * match, then the lower mean cost. */
+int dlc_db_best_beats(const dlc_db_best_t *a, const dlc_db_best_t *b);
+
 /* The best error-free record for (target, task, args) by the rule above:
  * 0, DLC_ENOTFOUND (out cleared), or an error. */
 int dlc_db_best(dlc_db_t *db, const char *target, const char *task_name, const json_t *args, dlc_db_best_t *out);

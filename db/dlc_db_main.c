@@ -377,15 +377,13 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
             return usage_error("best", "bad --op '%s': %s", op, dlc_last_error());
         if (dlc_target_parse(target, &tgt) < 0)
             return usage_error("best", "--op needs a target dlc compiles for: %s", dlc_last_error());
-        if (dlc_task_from_spec(&spec, tmpl, &tgt, &task) < 0)
+        n_cands = tmpl ? (dlc_task_from_spec(&spec, tmpl, &tgt, cands) == 0 ? 1 : -1)
+                       : dlc_task_candidates(&spec, &tgt, 0, cands, 16);
+        if (n_cands < 0)
             return usage_error("best", "no task for --op '%s' on '%s': %s", op, target, dlc_last_error());
+        task = cands[0];
         task_name = dlc_task_template(task)->name;
         args = json_incref((json_t *)dlc_task_args(task));
-        const dlc_template_t *tps[16];
-        int n = tmpl ? 0 : dlc_template_candidates(spec.kind, &tgt, tps, 16);
-        for (int i = 1; i < n; i++)
-            if (dlc_task_from_spec(&spec, tps[i]->name, &tgt, &cands[n_cands]) == 0)
-                n_cands++;
     } else {
         json_error_t jerr;
         args = json_loads(args_text, JSON_DECODE_ANY, &jerr);
@@ -401,21 +399,19 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
         fprintf(stderr, "dlc-db best: %s\n", dlc_last_error());
     if (!db) {
         json_decref(args);
-        dlc_task_destroy(&task);
         for (int i = 0; i < n_cands; i++)
             dlc_task_destroy(&cands[i]);
         return EXIT_DB;
     }
     dlc_db_best_t b;
     rc = dlc_db_best(db, target, task_name, args, &b);
-    for (int i = 0; i < n_cands && (rc == 0 || rc == DLC_ENOTFOUND); i++) {
+    for (int i = 1; i < n_cands && (rc == 0 || rc == DLC_ENOTFOUND); i++) {
         dlc_db_best_t o;
         int orc = dlc_db_best(db, target, dlc_task_template(cands[i])->name, dlc_task_args(cands[i]), &o);
         if (orc < 0 && orc != DLC_ENOTFOUND) {
             if (rc == 0) dlc_db_best_clear(&b);
             rc = orc;
-        } else if (orc == 0 && (rc == DLC_ENOTFOUND || o.match < b.match ||
-                                (o.match == b.match && o.mean_cost < b.mean_cost))) {
+        } else if (orc == 0 && (rc == DLC_ENOTFOUND || dlc_db_best_beats(&o, &b))) {
             if (rc == 0) dlc_db_best_clear(&b);
             b = o;
             rc = 0;
@@ -426,9 +422,9 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
             dlc_db_best_clear(&o);
         }
     }
-    if (rc == DLC_ENOTFOUND && n_cands) /* name the first candidate, as the miss did */
+    if (rc == DLC_ENOTFOUND && n_cands > 1) /* name the first candidate, as the miss did */
         dlc_error(DLC_ENOTFOUND, "no record for %s (nor for the op's other %d candidate template%s) on '%s'",
-                  dlc_task_template(task)->name, n_cands, n_cands == 1 ? "" : "s", target);
+                  dlc_task_template(task)->name, n_cands - 1, n_cands == 2 ? "" : "s", target);
     int status = 0;
     if (rc == DLC_ENOTFOUND) {
         fprintf(stderr, "dlc-db best: %s\n", dlc_last_error());
@@ -455,7 +451,6 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
     dlc_db_best_clear(&b);
     dlc_db_close(&db);
     json_decref(args);
-    dlc_task_destroy(&task);
     for (int i = 0; i < n_cands; i++)
         dlc_task_destroy(&cands[i]);
     return status;

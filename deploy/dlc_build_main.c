@@ -410,7 +410,12 @@ static int select_template(const opts_t *o, const dlc_op_spec_t *spec, const dlc
  * that does not fit the op). */
 static int apply_db(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target_t *tgt, dlc_task_t **task,
                     dlc_config_t **cfg, const char **origin, char *record_target, size_t cap) {
-    if (dlc_task_from_spec(spec, o->template_name, tgt, task) < 0) {
+    /* without --template, every candidate template's task competes */
+    dlc_task_t *cands[16];
+    int n_cands = o->template_name ? (dlc_task_from_spec(spec, o->template_name, tgt, cands) == 0 ? 1 : -1)
+                                   : dlc_task_candidates(spec, tgt, 0, cands, 16),
+        chosen = 0;
+    if (n_cands < 0) {
         if (o->template_name) return dlc_error(DLC_EINVAL, "--template %s for '%s': %s", o->template_name, spec->text,
                                                dlc_last_error());
         fprintf(stderr, "dlc-build: warning: --db: %s; building the default schedule\n", dlc_last_error());
@@ -425,16 +430,6 @@ static int apply_db(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target
                 dlc_last_error(), tophub ? " except TopHub's" : "");
         if (tophub && !(db = dlc_db_open_tophub(NULL, NULL)))
             fprintf(stderr, "dlc-build: warning: no TopHub fallback either: %s\n", dlc_last_error());
-    }
-    /* without --template, every candidate template's task competes */
-    dlc_task_t *cands[16] = {*task};
-    int n_cands = 1, chosen = 0;
-    if (!o->template_name) {
-        const dlc_template_t *tps[16];
-        int n = dlc_template_candidates(spec->kind, tgt, tps, 16);
-        for (int i = 1; i < n; i++)
-            if (dlc_task_from_spec(spec, tps[i]->name, tgt, &cands[n_cands]) == 0)
-                n_cands++;
     }
     if (db && rc == 0)
         rc = dlc_db_apply_best_of(db, cands, n_cands, &chosen, cfg, &best);

@@ -228,6 +228,21 @@ int dlc_task_from_spec(const dlc_op_spec_t *spec, const char *name, const dlc_ta
     return rc;
 }
 
+int dlc_task_candidates(const dlc_op_spec_t *spec, const dlc_target_t *target, int without_fallbacks,
+                        dlc_task_t **out, int cap) {
+    const dlc_template_t *tps[32];
+    int nc = dlc_template_candidates(spec->kind, target, tps, 32), n = 0, rc = 0;
+    for (int k = 0; k < nc && n < cap; k++) {
+        if (without_fallbacks && strstr(tps[k]->name, ".generic") && !(k == 0 && nc == 1)) continue;
+        rc = dlc_task_from_spec(spec, tps[k]->name, target, &out[n]);
+        if (rc < 0 && n == 0) return rc; /* the default must serve; the others may not */
+        if (rc == 0) n++;
+    }
+    if (n == 0)
+        return dlc_error(DLC_ENOTFOUND, "no template for %s on target '%s'", dlc_op_name(spec->kind), target->str);
+    return n;
+}
+
 void dlc_task_destroy(dlc_task_t **task) {
     if (!task || !*task) return;
     dlc_space_destroy(&(*task)->space);

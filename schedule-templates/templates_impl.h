@@ -52,6 +52,11 @@ int dlc__parse_dense(const json_t *args, dlc_workload_t *w); /* [data, weight, b
  * what the tiled templates size their register tiles by. */
 int64_t dlc__vector_lanes(const dlc_task_t *t);
 int dlc__vector_regs(const dlc_target_t *t);
+/* The register tile of a tiled template's accumulator stage: its axes put in
+ * `order` (n of them, the reduction loops first), then the loops in
+ * `unroll` (n_unroll, NULLs skipped) unrolled and the last of `order` — the
+ * tile's vector — vectorized. */
+int dlc__register_tile(dlc_stage_t *s, int n, dlc_iter_var_t **order, int n_unroll, dlc_iter_var_t **unroll);
 /* conv2d_NCHWc.x86's args: [data, kernel, strides, padding, dilation, layout, out_layout, out_dtype] */
 int dlc__parse_conv_x86(const json_t *args, dlc_workload_t *w);
 json_t *dlc__conv_x86_args(const dlc_op_spec_t *s);

@@ -111,3 +111,10 @@ int64_t dlc__vector_lanes(const dlc_task_t *t) {
 }
 
 int dlc__vector_regs(const dlc_target_t *t) { return t->arch == DLC_ARCH_X86_64 && t->vector_bytes < 64 ? 16 : 32; }
+
+int dlc__register_tile(dlc_stage_t *s, int n, dlc_iter_var_t **order, int n_unroll, dlc_iter_var_t **unroll) {
+    int rc = dlc_stage_reorder(s, n, order);
+    for (int i = 0; rc == 0 && i < n_unroll; i++)
+        if (unroll[i]) rc = dlc_stage_unroll(s, unroll[i]);
+    return rc < 0 ? rc : dlc_stage_vectorize(s, order[n - 1]);
+}

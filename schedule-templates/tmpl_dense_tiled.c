@@ -113,10 +113,7 @@ static int inst_tiled(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *c
     TRY(dlc_stage_compute_at(sl, sc, mt));
     dlc_iter_var_t *ko, *ki, *ly = dlc_stage_axis(sl, 0), *lx = dlc_stage_axis(sl, 1);
     TRY(dlc_stage_split(sl, dlc_stage_reduce_axis(sl, 0), ku, &ko, &ki));
-    TRY(dlc_stage_reorder(sl, 4, (dlc_iter_var_t *[]){ko, ki, ly, lx}));
-    TRY(dlc_stage_unroll(sl, ki));
-    TRY(dlc_stage_unroll(sl, ly));
-    TRY(dlc_stage_vectorize(sl, lx));
+    TRY(dlc__register_tile(sl, 4, (dlc_iter_var_t *[]){ko, ki, ly, lx}, 2, (dlc_iter_var_t *[]){ki, ly}));
     *out = s;
     return 0;
 }

@@ -123,11 +123,7 @@ static int inst_tiled(const dlc_task_t *t, const dlc_config_t *cfg, dlc_ctx_t *c
     dlc_iter_var_t *ph = dlc_stage_axis(sp, 2), *pw = dlc_stage_axis(sp, 3), *pc = dlc_stage_axis(sp, 4);
     TRY(dlc_stage_split(sp, ric, icb, &ic_chunk, &ic_block));
     dlc_iter_var_t *order[7] = {ic_chunk, rkh, unroll_kw ? ic_block : rkw, unroll_kw ? rkw : ic_block, ph, pw, pc};
-    TRY(dlc_stage_reorder(sp, 7, order));
-    if (unroll_kw) TRY(dlc_stage_unroll(sp, rkw));
-    TRY(dlc_stage_unroll(sp, ph));
-    TRY(dlc_stage_unroll(sp, pw));
-    TRY(dlc_stage_vectorize(sp, pc));
+    TRY(dlc__register_tile(sp, 7, order, 3, (dlc_iter_var_t *[]){unroll_kw ? rkw : NULL, ph, pw}));
     *out = s;
     return 0;
 }

@@ -379,25 +379,16 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_ops; i++) {
         dlc_op_spec_t spec;
-        const dlc_template_t *tps[16];
-        int n = 1;
-        if (dlc_op_parse(ops[i], &spec) < 0) {
+        int n = dlc_op_parse(ops[i], &spec);
+        if (n == 0) /* --template all: the op's candidates, dlc's generic fallbacks only when nothing else serves it */
+            n = all ? dlc_task_candidates(&spec, &target, 1, &tasks[n_tasks], MAX_TASKS * 4 - n_tasks)
+                    : dlc_task_from_spec(&spec, template_name, &target, &tasks[n_tasks]) == 0 ? 1 : -1;
+        if (n < 0) {
             code = usage_error("--op %s: %s", ops[i], dlc_last_error());
             goto cleanup;
         }
-        if (all) { /* the op's candidates, dlc's generic fallbacks only when nothing else serves it */
-            int nc = dlc_template_candidates(spec.kind, &target, tps, 16);
-            n = 0;
-            for (int k = 0; k < nc; k++)
-                if (!strstr(tps[k]->name, ".generic") || (k == 0 && nc == 1)) tps[n++] = tps[k];
-        }
-        for (int k = 0; k < n; k++) {
-            if (dlc_task_from_spec(&spec, all ? tps[k]->name : template_name, &target, &tasks[n_tasks]) < 0) {
-                code = usage_error("--op %s: %s", ops[i], dlc_last_error());
-                goto cleanup;
-            }
+        for (int k = 0; k < n; k++)
             task_op[n_tasks++] = ops[i];
-        }
     }
 
     dlc_db_t *db = db_text ? dlc_db_open_any(db_text, 0) : dlc_db_open(dlc_db_default_path(), 0);

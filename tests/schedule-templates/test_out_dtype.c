@@ -343,33 +343,49 @@ static const char *const bmm_specs[] = {"batch_matmul:2,5,7,9:int8:int32", "batc
 static const char *const nchwc_specs[] = {"conv2d_nchwc:1,4,7,5,6,3,3,1,1,2,3:int8:int32",
                                           "conv2d_nchwc:1,3,5,9,4,3,3,2,1,1,2:int8:int32"};
 
+/* Each template on two specs of its op, three configs each. */
+typedef struct {
+    const char *tmpl, *target;
+    const char *const *specs;
+} case_t;
+
+static void check_cases(const case_t *c, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        check_template(c[i].tmpl, c[i].target, c[i].specs, 2, 3);
+}
+
 static void test_x86_templates(void **state) {
     (void)state;
-    check_template("conv2d_NCHWc.x86", "llvm", conv1x1_specs, 2, 3);
-    check_template("conv2d_tiled.x86", "llvm", conv1x1_specs, 2, 3);
-    check_template("depthwise_conv2d_NCHWc.x86", "llvm", dw_specs, 2, 3);
-    check_template("conv2d_transpose_nchw.x86", "llvm", convt_specs, 2, 3);
-    check_template("dense_nopack.x86", "llvm", dense_specs, 2, 3);
-    check_template("dense_pack.x86", "llvm", dense_specs, 2, 3);
-    check_template("dense_tiled.cpu", "llvm", dense_specs, 2, 3);
-    check_template("batch_matmul.x86", "llvm", bmm_specs, 2, 3);
+    static const case_t c[] = {
+        {"conv2d_NCHWc.x86", "llvm", conv1x1_specs},        {"conv2d_tiled.x86", "llvm", conv1x1_specs},
+        {"depthwise_conv2d_NCHWc.x86", "llvm", dw_specs},    {"conv2d_transpose_nchw.x86", "llvm", convt_specs},
+        {"dense_nopack.x86", "llvm", dense_specs},           {"dense_pack.x86", "llvm", dense_specs},
+        {"dense_tiled.cpu", "llvm", dense_specs},            {"batch_matmul.x86", "llvm", bmm_specs},
+    };
+    check_cases(c, sizeof c / sizeof *c);
 }
 
 static void test_arm_templates(void **state) {
     (void)state;
-    check_template("conv2d_nchw_spatial_pack.arm_cpu", ARM_HOST, conv_specs, 2, 3);
-    check_template("depthwise_conv2d_nchw.arm_cpu", ARM_HOST, dw_specs, 2, 3);
-    check_template("conv2d_transpose_nchw.arm_cpu", ARM_HOST, convt_specs, 2, 3);
+    static const case_t c[] = {
+        {"conv2d_nchw_spatial_pack.arm_cpu", ARM_HOST, conv_specs},
+        {"depthwise_conv2d_nchw.arm_cpu", ARM_HOST, dw_specs},
+        {"conv2d_transpose_nchw.arm_cpu", ARM_HOST, convt_specs},
+    };
+    check_cases(c, sizeof c / sizeof *c);
 }
 
 static void test_generic_templates(void **state) {
     (void)state;
-    check_template("dense.generic", "llvm", dense_specs, 2, 3);
-    check_template("batch_matmul.generic", "llvm", bmm_specs, 2, 3);
-    check_template("conv2d_nchw.generic", "llvm", conv_specs, 2, 3);
-    check_template("depthwise_conv2d_nchw.generic", "llvm", dw_specs, 2, 3);
-    check_template("conv2d_transpose_nchw.generic", "llvm", convt_specs, 2, 3);
-    check_template("conv2d_NCHWc.generic", "llvm", nchwc_specs, 2, 3);
+    static const case_t c[] = {
+        {"dense.generic", "llvm", dense_specs},
+        {"batch_matmul.generic", "llvm", bmm_specs},
+        {"conv2d_nchw.generic", "llvm", conv_specs},
+        {"depthwise_conv2d_nchw.generic", "llvm", dw_specs},
+        {"conv2d_transpose_nchw.generic", "llvm", convt_specs},
+        {"conv2d_NCHWc.generic", "llvm", nchwc_specs},
+    };
+    check_cases(c, sizeof c / sizeof *c);
 }
 
 /* ---- the grammar: out_dtype given, defaulted, refused; carried into the TVM args ---- */

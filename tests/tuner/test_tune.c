@@ -307,6 +307,20 @@ static void test_cli_usage(void **state) {
     }
 }
 
+/* --json output: an array of its lines, each parsed (the test fails on one
+ * that is not JSON); the caller owns it. */
+static json_t *json_lines(char *out) {
+    json_t *a = json_array();
+    for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
+        json_error_t e;
+        json_t *j = json_loads(line, 0, &e);
+        if (!j)
+            fail_msg("not JSON: %s (%s)", line, e.text);
+        json_array_append_new(a, j);
+    }
+    return a;
+}
+
 static void test_cli_json(void **state) {
     const char *db = scratch("cli.db");
     cli_t c = cli("--op", "dense:4,24,16", "--op", "relu:100", "--trials", "6", "--tuner", "random", "--db", db,
@@ -314,11 +328,9 @@ static void test_cli_json(void **state) {
     if (c.code != 0)
         fail_msg("exit %d: %s", c.code, c.err);
     int results = 0, summaries = 0;
-    for (char *line = strtok(c.out, "\n"); line; line = strtok(NULL, "\n")) {
-        json_error_t e;
-        json_t *j = json_loads(line, 0, &e);
-        if (!j)
-            fail_msg("not JSON: %s", line);
+    json_t *lines = json_lines(c.out), *j;
+    size_t i;
+    json_array_foreach(lines, i, j) {
         if (json_object_get(j, "best_config")) {
             summaries++;
             assert_int_equal(json_integer_value(json_object_get(j, "trials")), 6);
@@ -331,8 +343,8 @@ static void test_cli_json(void **state) {
             assert_non_null(json_object_get(j, "config"));
             assert_string_equal(json_string_value(json_object_get(j, "error")), "NO_ERROR");
         }
-        json_decref(j);
     }
+    json_decref(lines);
     assert_int_equal(results, 12);
     assert_int_equal(summaries, 2);
     cli_free(&c);
@@ -356,17 +368,17 @@ static void test_cli_template_all(void **state) {
         fail_msg("exit %d: %s", c.code, c.err);
     const char *want[] = {"dense_tiled.cpu", "dense_pack.x86", "dense_nopack.x86"};
     int summaries = 0;
-    for (char *line = strtok(c.out, "\n"); line; line = strtok(NULL, "\n")) {
-        json_t *j = json_loads(line, 0, NULL);
-        assert_non_null(j);
+    json_t *lines = json_lines(c.out), *j;
+    size_t i;
+    json_array_foreach(lines, i, j) {
         if (json_object_get(j, "best_config")) {
             assert_true(summaries < 3);
             assert_string_equal(json_string_value(json_object_get(j, "task")), want[summaries]);
             assert_int_equal(json_integer_value(json_object_get(j, "trials")), 4);
             summaries++;
         }
-        json_decref(j);
     }
+    json_decref(lines);
     assert_int_equal(summaries, 3);
     assert_int_equal(count_records(db), 12);
     cli_free(&c);
@@ -400,15 +412,15 @@ static void test_cli_resume_after_kill(void **state) {
     if (c.code != 0)
         fail_msg("exit %d: %s", c.code, c.err);
     int results = 0;
-    for (char *line = strtok(c.out, "\n"); line; line = strtok(NULL, "\n")) {
-        json_t *j = json_loads(line, 0, NULL);
-        assert_non_null(j);
+    json_t *lines = json_lines(c.out), *j;
+    size_t i;
+    json_array_foreach(lines, i, j) {
         if (json_object_get(j, "best_config"))
             assert_int_equal(json_integer_value(json_object_get(j, "resumed")), stored);
         else
             results++;
-        json_decref(j);
     }
+    json_decref(lines);
     assert_int_equal(results, 40 - stored);
     /* every config is in the db once: nothing stored was measured again */
     assert_int_equal(count_records(dbp), 40);
