@@ -454,6 +454,31 @@ static void emit_for(cg_t *g, const dlc_stmt_t *s, int ind) {
             emit_stmt(g, subst_stmt(g->ctx, s->body, s->var, dlc_int(g->ctx, s->min->ival + k)), ind);
         return;
     }
+    /* Unswitching: a loop storing select(c, a, b) with c the same in every
+     * iteration (a padded copy: the row or column in bounds or not) becomes
+     * if (c) the loop storing a, else the one storing b, so each side is a
+     * plain copy that vectorises. GCC -O2 does not unswitch, and cannot
+     * speculate the guarded load: the select copied element by element made
+     * conv2d's pad pass 7% of a 64→64 3×3 layer at 56. */
+    const dlc_stmt_t *b = s->body;
+    if ((s->ann == DLC_ANN_VECTORIZE || s->ann == DLC_ANN_NONE) && b->kind == DLC_STMT_STORE &&
+        b->value->kind == DLC_EXPR_SELECT && !uses(b->value->a[0], s->var)) {
+        dlc_strbuf_indent(o, ind);
+        dlc_strbuf_append(o, "if (");
+        emit_expr(g, b->value->a[0]);
+        dlc_strbuf_append(o, ") {\n");
+        for (int side = 1; side <= 2; side++) {
+            dlc_stmt_t *loop = dlc__stmt_new(g->ctx, DLC_STMT_FOR), *st = dlc__stmt_new(g->ctx, DLC_STMT_STORE);
+            *loop = *s;
+            *st = *b;
+            st->value = b->value->a[side];
+            loop->body = st;
+            emit_for(g, loop, ind + 2);
+            dlc_strbuf_indent(o, ind);
+            dlc_strbuf_append(o, side == 1 ? "} else {\n" : "}\n");
+        }
+        return;
+    }
     set_range(g, s);
     if (s->ann == DLC_ANN_VECTORIZE && s->min->kind == DLC_EXPR_INT && s->min->ival == 0) {
         int64_t lanes;
