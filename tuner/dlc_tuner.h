@@ -57,9 +57,13 @@ typedef struct {
     uint64_t seed;
     /* XGB */
     int plan_size;               /* configs per plan; the model retrains after each (64) */
-    int first_fit;               /* results before the first fit (32; AutoTVM: plan_size). Fits
-                                  * follow at 2x, 4x... until plan_size apart, so the model
-                                  * steers from trial 33, not 65 (the pipeline asks for 16 at a time) */
+    int first_fit;               /* results before the first fit (16; AutoTVM: plan_size), so
+                                  * the model steers from trial 17, not 65 (the pipeline asks
+                                  * for 16 at a time) */
+    int fit_every;               /* later fits (and new plans) after this many more results or
+                                  * a quarter of those so far, whichever is more, at most
+                                  * plan_size (16: every batch of the first ~64 trials, AutoTVM's
+                                  * cadence from ~256); 0: as the results double */
     double epsilon;              /* fraction of each plan drawn at random (0.05) */
     int n_features;              /* length of a feature vector */
     dlc_tuner_feature_fn features; /* required for XGB */
@@ -92,8 +96,7 @@ int dlc_tuner_next_batch(dlc_tuner_t *t, int64_t *out, int max);
 /* Measured results: score[i] is the throughput of index[i] (higher is
  * better; 0 for a failed config). Indices the tuner never proposed (records
  * of an interrupted run) are accepted and marked as visited. The XGB tuner
- * retrains its model at first_fit results, then each time the results have
- * doubled, then every plan_size new results. */
+ * retrains its model at first_fit results, then as fit_every says. */
 int dlc_tuner_update(dlc_tuner_t *t, const int64_t *index, const double *score, int n);
 /* Transfer learning (XGB; the others ignore it, returning 0): rows measured on
  * other tasks, n_features wide, grouped as in dlc_costmodel_fit. They join

@@ -305,11 +305,14 @@ static int xgb_update(dlc_tuner_t *t, const int64_t *index, const double *score,
         if (score[i] > x->y_max) x->y_max = score[i];
     }
     /* AutoTVM fits after each plan_size results. Fitting first after a few
-     * results, then as they double, lets the model steer the first hundred
-     * trials, where most of the gain is; a plan is rebuilt after every fit. */
+     * results and then often lets the model steer the first hundred trials,
+     * where most of the gain is; a plan is rebuilt after every fit. The
+     * steps grow with the results (a quarter of them) so that long runs,
+     * whose fits cost more, return to AutoTVM's cadence. */
     if (x->n_results >= x->next_fit && x->y_max > 1e-6) {
-        int64_t step = x->n_results < t->o.plan_size ? x->n_results : t->o.plan_size;
-        x->next_fit = x->n_results + step;
+        int64_t step = t->o.fit_every > 0 ? (x->n_results / 4 > t->o.fit_every ? x->n_results / 4 : t->o.fit_every)
+                                          : x->n_results; /* 0: as the results double */
+        x->next_fit = x->n_results + (step < t->o.plan_size ? step : t->o.plan_size);
         return fit(t, x);
     }
     return 0;

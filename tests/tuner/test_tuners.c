@@ -438,6 +438,44 @@ static void test_pipelined_batches(void **state) {
 #define XGB_BUDGET 300
 #define GA_BUDGET 5000
 
+/* The XGB tuner's fits over 400 results in batches of 16: dlc's cadence
+ * (first at 16, then every 16 or a quarter of the results, at most 64
+ * apart: 16 32 48 64 80 112 144 192 240 304 368), as the results double
+ * (16 32 64 128 192 256 320 384), and AutoTVM's (every plan of 64). */
+static void test_xgb_fit_cadence(void **state) {
+    (void)state;
+    dlc_space_t *sp = big_space();
+    world_t w;
+    world_init(&w, sp, &TASK, 0);
+    static const struct {
+        int first_fit, fit_every, fits;
+    } c[] = {{16, 16, 11}, {16, 0, 8}, {64, 64, 6}};
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        dlc_tuner_opts_t o;
+        opts(&o, DLC_TUNER_XGB, &w, 3);
+        o.first_fit = c[i].first_fit;
+        o.fit_every = c[i].fit_every;
+        dlc_tuner_t *t = dlc_tuner_new(sp, &o);
+        assert_non_null(t);
+        char *proposed = calloc((size_t)w.size, 1);
+        outcome_t r = run(&w, t, 400, 16, proposed);
+        dlc_tuner_stats_t st;
+        dlc_tuner_stats(t, &st);
+        assert_int_equal(r.trials, 400);
+        if (st.fits != c[i].fits)
+            fail_msg("first_fit %d, fit_every %d: %d fits, expected %d", c[i].first_fit, c[i].fit_every, st.fits,
+                     c[i].fits);
+        dlc_tuner_destroy(&t);
+        free(proposed);
+    }
+    dlc_tuner_opts_t o;
+    opts(&o, DLC_TUNER_XGB, &w, 3);
+    o.fit_every = -1;
+    assert_null(dlc_tuner_new(sp, &o));
+    world_free(&w);
+    dlc_space_destroy(&sp);
+}
+
 static void test_big_space_search(void **state) {
     dlc_space_t *sp = big_space();
     world_t w;
@@ -579,6 +617,7 @@ int main(void) {
         cmocka_unit_test(test_single_config),
         cmocka_unit_test(test_update_unproposed),
         cmocka_unit_test(test_pipelined_batches),
+        cmocka_unit_test(test_xgb_fit_cadence),
         cmocka_unit_test(test_big_space_search),
         cmocka_unit_test(test_xgb_invalid_never_proposed),
         cmocka_unit_test(test_xgb_history),
