@@ -56,7 +56,7 @@ typedef struct {
     dlc_tuner_kind_t kind;
     uint64_t seed;
     /* XGB */
-    int plan_size;               /* configs per plan; the model retrains after each (64) */
+    int plan_size;               /* configs per plan (64); a fit also starts a new plan */
     int first_fit;               /* results before the first fit (16; AutoTVM: plan_size), so
                                   * the model steers from trial 17, not 65 (the pipeline asks
                                   * for 16 at a time) */
