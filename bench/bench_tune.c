@@ -249,11 +249,10 @@ static int run_peers(const opts_t *o) {
              * another tenant's work then costs one round, not one side */
             double mine = 0, peer = 0;
             char impl[160] = "";
+            dlc_measurer_t *fm = measurer(th, o->final_repeat, o->final_ms, 1);
             for (int round = 0; round < o->rounds; round++) {
-                dlc_measurer_t *fm = measurer(th, o->final_repeat, o->final_ms, 1);
                 dlc_trial_t t;
                 dlc_measurer_run(fm, task, &best, 1, &t, NULL, NULL);
-                dlc_measurer_destroy(&fm);
                 for (int k = 0; k < t.n_costs; k++) /* the best repeat, as the peer reports it */
                     mine = fmax(mine, dlc_task_flops(task) / t.costs[k] / 1e9);
                 if (t.error_no) {
@@ -268,6 +267,7 @@ static int run_peers(const opts_t *o) {
                     snprintf(impl, sizeof impl, "%s", pi);
                 }
             }
+            dlc_measurer_destroy(&fm);
             if (peer <= 0)
                 code = 1;
             double ratio = peer > 0 ? mine / peer : 0;

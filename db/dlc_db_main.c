@@ -377,8 +377,7 @@ static int cmd_best(int argc, char **argv, const char *db_path) {
             return usage_error("best", "bad --op '%s': %s", op, dlc_last_error());
         if (dlc_target_parse(target, &tgt) < 0)
             return usage_error("best", "--op needs a target dlc compiles for: %s", dlc_last_error());
-        n_cands = tmpl ? (dlc_task_from_spec(&spec, tmpl, &tgt, cands) == 0 ? 1 : -1)
-                       : dlc_task_candidates(&spec, &tgt, 0, cands, 16);
+        n_cands = dlc_task_candidates(&spec, tmpl, &tgt, 0, cands, 16);
         if (n_cands < 0)
             return usage_error("best", "no task for --op '%s' on '%s': %s", op, target, dlc_last_error());
         task = cands[0];

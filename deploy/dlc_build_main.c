@@ -412,9 +412,7 @@ static int apply_db(const opts_t *o, const dlc_op_spec_t *spec, const dlc_target
                     dlc_config_t **cfg, const char **origin, char *record_target, size_t cap) {
     /* without --template, every candidate template's task competes */
     dlc_task_t *cands[16];
-    int n_cands = o->template_name ? (dlc_task_from_spec(spec, o->template_name, tgt, cands) == 0 ? 1 : -1)
-                                   : dlc_task_candidates(spec, tgt, 0, cands, 16),
-        chosen = 0;
+    int n_cands = dlc_task_candidates(spec, o->template_name, tgt, 0, cands, 16), chosen = 0;
     if (n_cands < 0) {
         if (o->template_name) return dlc_error(DLC_EINVAL, "--template %s for '%s': %s", o->template_name, spec->text,
                                                dlc_last_error());

@@ -219,14 +219,15 @@ int dlc_task_create(const char *template_name, const json_t *args, const dlc_tar
 /* A task for an --op spec with the given template (NULL: the first candidate). */
 int dlc_task_from_spec(const dlc_op_spec_t *spec, const char *template_name, const dlc_target_t *target,
                        dlc_task_t **out);
-/* Tasks for an --op spec under each of the op's candidate templates on the
- * target, in dlc_template_candidates' order (out[0] is the default task);
- * without_fallbacks leaves out dlc's .generic templates unless nothing else
- * serves the op. The default template must express the spec (else its
- * error); another that cannot is skipped. The count (>= 1; at most cap) or
- * an error; out[0..count) owned by the caller. */
-int dlc_task_candidates(const dlc_op_spec_t *spec, const dlc_target_t *target, int without_fallbacks,
-                        dlc_task_t **out, int cap);
+/* Tasks for an --op spec: with template_name, that template's task alone
+ * (as dlc_task_from_spec); without, one under each of the op's candidate
+ * templates on the target, in dlc_template_candidates' order (out[0] is the
+ * default task), without_fallbacks leaving out dlc's .generic templates
+ * unless nothing else serves the op. The default template must express the
+ * spec (else its error); another that cannot is skipped. cap >= 1. The
+ * count (>= 1; at most cap) or an error; out[0..count) owned by the caller. */
+int dlc_task_candidates(const dlc_op_spec_t *spec, const char *template_name, const dlc_target_t *target,
+                        int without_fallbacks, dlc_task_t **out, int cap);
 void dlc_task_destroy(dlc_task_t **task);
 const dlc_template_t *dlc_task_template(const dlc_task_t *task);
 const dlc_workload_t *dlc_task_workload(const dlc_task_t *task);

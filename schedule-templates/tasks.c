@@ -228,8 +228,12 @@ int dlc_task_from_spec(const dlc_op_spec_t *spec, const char *name, const dlc_ta
     return rc;
 }
 
-int dlc_task_candidates(const dlc_op_spec_t *spec, const dlc_target_t *target, int without_fallbacks,
-                        dlc_task_t **out, int cap) {
+int dlc_task_candidates(const dlc_op_spec_t *spec, const char *template_name, const dlc_target_t *target,
+                        int without_fallbacks, dlc_task_t **out, int cap) {
+    if (template_name) {
+        int rc = dlc_task_from_spec(spec, template_name, target, out);
+        return rc < 0 ? rc : 1;
+    }
     const dlc_template_t *tps[32];
     int nc = dlc_template_candidates(spec->kind, target, tps, 32), n = 0, rc = 0;
     for (int k = 0; k < nc && n < cap; k++) {

@@ -379,10 +379,11 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_ops; i++) {
         dlc_op_spec_t spec;
-        int n = dlc_op_parse(ops[i], &spec);
-        if (n == 0) /* --template all: the op's candidates, dlc's generic fallbacks only when nothing else serves it */
-            n = all ? dlc_task_candidates(&spec, &target, 1, &tasks[n_tasks], MAX_TASKS * 4 - n_tasks)
-                    : dlc_task_from_spec(&spec, template_name, &target, &tasks[n_tasks]) == 0 ? 1 : -1;
+        /* --template all: the op's candidates, dlc's generic fallbacks only when
+         * nothing else serves it; else the named template's task, or the default one */
+        int n = dlc_op_parse(ops[i], &spec) < 0 ? -1
+                : all ? dlc_task_candidates(&spec, NULL, &target, 1, &tasks[n_tasks], MAX_TASKS * 4 - n_tasks)
+                      : dlc_task_candidates(&spec, template_name, &target, 0, &tasks[n_tasks], 1);
         if (n < 0) {
             code = usage_error("--op %s: %s", ops[i], dlc_last_error());
             goto cleanup;
