@@ -534,10 +534,10 @@ static int run_throughput(const opts_t *o) {
         dlc_tune_task(task, m, &to, &sum);
         dlc_measurer_stats_t st;
         dlc_measurer_stats(m, &st);
-        printf("| %s | %s | %lld | %.1f | %.1f | %.1f (%lld, %lld cached) | %.1f | %.1f | %.1f |\n", small[i].label,
-               dlc_task_template(task)->name,
-               (long long)sum.trials, sum.trials / sum.elapsed_s, st.prepare_s, st.build_s, (long long)st.builds,
-               (long long)st.cache_hits, st.measure_s, sum.model_s, sum.elapsed_s);
+        printf("| %s | %s | %lld | %.1f | %.1f | %.1f (%lld + %lld refs, %lld cached) | %.1f | %.1f | %.1f |\n",
+               small[i].label, dlc_task_template(task)->name, (long long)sum.trials, sum.trials / sum.elapsed_s,
+               st.prepare_s, st.build_s, (long long)st.builds, (long long)st.ref_builds, (long long)st.cache_hits,
+               st.measure_s, sum.model_s, sum.elapsed_s);
         fflush(stdout);
         dlc_tune_summary_clear(&sum);
         dlc_measurer_destroy(&m);

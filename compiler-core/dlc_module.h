@@ -47,6 +47,23 @@ int dlc_build_many(const char *const *sources, const size_t *lens, int n, const 
  * dlc_build_many uses 120 s. */
 int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
                          double timeout_s, dlc_build_result_t *out, int *status);
+/* One unit for dlc_build_units: its C, and objects from dlc_build_objects
+ * linked into its shared object (paths without spaces; borrowed). */
+typedef struct {
+    const char *source;
+    size_t len;
+    const char *const *objects;
+    int n_objects;
+} dlc_build_unit_t;
+/* dlc_build_many_limit for units that link objects in. */
+int dlc_build_units(const dlc_build_unit_t *units, int n, const dlc_target_t *target, int jobs, double timeout_s,
+                    dlc_build_result_t *out, int *status);
+/* Compiles n units to position-independent objects, cached like shared
+ * objects (out[i].so_path is <hash>.o). Code several shared objects share,
+ * such as a tuning task's reference, is then compiled once. C targets only
+ * (DLC_EUNSUPPORTED for CUDA). */
+int dlc_build_objects(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
+                      double timeout_s, dlc_build_result_t *out, int *status);
 /* The compiler command line used for a target (for --verbose and tests). */
 void dlc_build_command(const dlc_target_t *target, dlc_strbuf_t *out);
 

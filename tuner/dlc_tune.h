@@ -88,7 +88,8 @@ int dlc_measurer_run(dlc_measurer_t *m, const dlc_task_t *task, const int64_t *i
 
 /* Where the time went, summed over every run of this measurer. */
 typedef struct {
-    int64_t trials, builds, cache_hits;
+    int64_t trials, builds, cache_hits; /* builds: translation units of configs */
+    int64_t ref_builds; /* reference objects built or found cached: one per task and layout in a run */
     double prepare_s;   /* instantiate + lower + C generation */
     double build_s;     /* wall time of compiler invocations (overlapped part included) */
     double measure_s;   /* wall time of measurements */

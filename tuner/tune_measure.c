@@ -23,12 +23,21 @@ void dlc_measurer_opts_default(dlc_measurer_opts_t *o) {
     o->overlap = -1;
 }
 
+/* A reference object built earlier in this run, by its key (ref_key). */
+typedef struct {
+    uint64_t key;
+    char obj[PATH_MAX];
+} built_ref_t;
+
 struct dlc_measurer {
     dlc_measurer_opts_t o;
     char tracker[256], key[64];
     dlc_client_t *client;
     int jobs, group, overlap;
     dlc_measurer_stats_t st;
+    uv_mutex_t refs_lock;
+    built_ref_t *refs;
+    int n_refs, cap_refs;
 };
 
 static int ncpus(void) {
@@ -43,9 +52,15 @@ dlc_measurer_t *dlc_measurer_new(const dlc_measurer_opts_t *o) {
         return NULL;
     }
     m->o = *o;
+    if (uv_mutex_init(&m->refs_lock) != 0) {
+        free(m);
+        dlc_error(DLC_ENOMEM, "cannot create a mutex");
+        return NULL;
+    }
     if (o->tracker) {
         if (!o->key || !*o->key) {
             dlc_error(DLC_EINVAL, "measuring through a tracker needs a device key (--key)");
+            uv_mutex_destroy(&m->refs_lock);
             free(m);
             return NULL;
         }
@@ -55,6 +70,7 @@ dlc_measurer_t *dlc_measurer_new(const dlc_measurer_opts_t *o) {
         if (!(m->client = dlc_client_new(m->tracker)) || dlc_client_status(m->client, 5000, &status) < 0) {
             dlc_error(DLC_EIO, "tracker %s did not answer within 5 s: is dlc-tracker running there?", m->tracker);
             dlc_client_destroy(&m->client);
+            uv_mutex_destroy(&m->refs_lock);
             free(m);
             return NULL;
         }
@@ -83,6 +99,8 @@ void dlc_measurer_destroy(dlc_measurer_t **m) {
     if (!m || !*m)
         return;
     dlc_client_destroy(&(*m)->client);
+    uv_mutex_destroy(&(*m)->refs_lock);
+    free((*m)->refs);
     free(*m);
     *m = NULL;
 }
@@ -90,6 +108,21 @@ void dlc_measurer_destroy(dlc_measurer_t **m) {
 void dlc_measurer_stats(const dlc_measurer_t *m, dlc_measurer_stats_t *out) { *out = m->st; }
 
 /* ---- one sub-batch ---- */
+/* A naive reference of the sub-batch: one per task and argument layout,
+ * compiled once in a run into an object that each unit checking against it
+ * links (a reference in every unit was a quarter of the compiler's time).
+ * The first config with a layout gives the reference's compute: configs
+ * with the same arguments compute the same function, though their graphs
+ * may pad differently, so each config is checked against another's graph. */
+typedef struct {
+    uint64_t key;
+    char name[24];
+    char *src; /* its C, until built */
+    size_t len;
+    char obj[PATH_MAX]; /* the built object, "" if it failed */
+    char msg[300];      /* why it failed */
+} ref_t;
+
 typedef struct {
     dlc_measurer_t *m;
     const dlc_task_t *task;
@@ -99,7 +132,9 @@ typedef struct {
     char (*so)[PATH_MAX];   /* built object per config, "" if it failed */
     char (*entry)[32];
     double prepare_s, build_s, wall_s;
-    int builds, cache_hits;
+    int builds, cache_hits, ref_builds;
+    ref_t *refs; /* the references of the units being built, at most n */
+    int n_refs;
 } sub_t;
 
 static void fail(dlc_trial_t *t, int error_no, const char *msg) {
@@ -125,21 +160,96 @@ static uint64_t arg_signature(const dlc_op_t *op) {
     return h;
 }
 
-/* C for configs idx[0..k) of the sub-batch in one translation unit: each
- * config's function (entry "c<index>") and one naive reference per distinct
- * argument layout ("ref0", "ref1", ...), shared by the configs with that
- * layout. Configs that fail to instantiate or lower get their error and
- * in_unit[j] = 0. Returns the number of configs in the unit (0: no unit), or
- * a negative code when code generation failed (their trials then carry it). */
-static int gen_unit(sub_t *b, const int *idx, int k, dlc_strbuf_t *c, int *in_unit) {
+/* The task and argument layout a reference stands for. */
+static uint64_t ref_key(const dlc_task_t *task, const dlc_op_t *op) {
+    uint64_t h = arg_signature(op);
+    const char *name = dlc_task_template(task)->name, *target = dlc_task_target(task)->str;
+    h = dlc_hash64(name, strlen(name) + 1, h);
+    h = dlc_hash64(target, strlen(target) + 1, h);
+    char *args = dlc_json_dumps(dlc_task_args(task));
+    if (args)
+        h = dlc_hash64(args, strlen(args), h);
+    free(args);
+    return h;
+}
+
+/* The index of the sub-batch's reference for op (made on first use, built
+ * already when an earlier sub-batch built it), or a negative code with
+ * dlc_last_error(). ctx owns the lowered IR only while this runs. */
+static int find_ref(sub_t *b, dlc_ctx_t *ctx, const dlc_op_t *op) {
+    uint64_t key = ref_key(b->task, op);
+    for (int q = 0; q < b->n_refs; q++)
+        if (b->refs[q].key == key)
+            return q;
+    if (b->n_refs == b->n) /* each config adds at most one */
+        return dlc_error(DLC_EINVAL, "more argument layouts than configs");
+    ref_t *r = &b->refs[b->n_refs];
+    memset(r, 0, sizeof *r);
+    r->key = key;
+    snprintf(r->name, sizeof r->name, "ref_%016llx", (unsigned long long)key);
+    dlc_measurer_t *m = b->m;
+    uv_mutex_lock(&m->refs_lock);
+    for (int i = 0; i < m->n_refs && !r->obj[0]; i++)
+        if (m->refs[i].key == key && access(m->refs[i].obj, R_OK) == 0)
+            memcpy(r->obj, m->refs[i].obj, sizeof r->obj);
+    uv_mutex_unlock(&m->refs_lock);
+    if (r->obj[0])
+        return b->n_refs++;
+    dlc_lowered_func_t *f = NULL;
+    int rc = dlc_lower_reference(ctx, r->name, op->n_args, op->args, op->n_outputs, &f);
+    if (rc < 0)
+        return rc;
+    f->flops = op->flops;
+    dlc_strbuf_t c;
+    dlc_strbuf_init(&c);
+    if ((rc = dlc_codegen_c(&f, 1, dlc_task_target(b->task), &c)) < 0) {
+        dlc_strbuf_free(&c);
+        return rc;
+    }
+    r->len = c.len;
+    r->src = dlc_strbuf_take(&c);
+    dlc_strbuf_free(&c);
+    return b->n_refs++;
+}
+
+/* Remembers a built reference for the run's later sub-batches. */
+static void keep_ref(dlc_measurer_t *m, const ref_t *r) {
+    uv_mutex_lock(&m->refs_lock);
+    if (m->n_refs == m->cap_refs) {
+        int cap = m->cap_refs ? 2 * m->cap_refs : 16;
+        built_ref_t *p = realloc(m->refs, (size_t)cap * sizeof *p);
+        if (p) {
+            m->refs = p;
+            m->cap_refs = cap;
+        }
+    }
+    if (m->n_refs < m->cap_refs) { /* out of memory: it is rebuilt (a cache hit) next time */
+        m->refs[m->n_refs].key = r->key;
+        memcpy(m->refs[m->n_refs++].obj, r->obj, sizeof r->obj);
+    }
+    uv_mutex_unlock(&m->refs_lock);
+}
+
+typedef struct {
+    int idx[DLC__TUNE_MAX_GROUP], in_unit[DLC__TUNE_MAX_GROUP], k, n_ok;
+    int ref[DLC__TUNE_MAX_GROUP], n_ref; /* the references its configs check against */
+    char *src;
+    size_t len;
+} unit_t;
+
+/* C for configs u->idx[0..u->k) of the sub-batch in one translation unit,
+ * each config's function named by its entry ("c<index>"). Configs that fail
+ * to instantiate or lower get their error and in_unit[j] = 0. Returns the
+ * number of configs in the unit (0: no unit), or a negative code when code
+ * generation failed (their trials then carry it). */
+static int gen_unit(sub_t *b, unit_t *u, dlc_strbuf_t *c) {
     dlc_ctx_t *ctx[DLC__TUNE_MAX_GROUP] = {0};
-    dlc_lowered_func_t *f[2 * DLC__TUNE_MAX_GROUP], *ref[DLC__TUNE_MAX_GROUP];
-    uint64_t ref_sig[DLC__TUNE_MAX_GROUP];
-    char ref_name[DLC__TUNE_MAX_GROUP][16];
-    int nf = 0, n_ref = 0;
-    for (int j = 0; j < k; j++) {
-        dlc_trial_t *t = &b->out[idx[j]];
-        in_unit[j] = 0;
+    dlc_lowered_func_t *f[DLC__TUNE_MAX_GROUP];
+    int nf = 0;
+    u->n_ref = 0;
+    for (int j = 0; j < u->k; j++) {
+        dlc_trial_t *t = &b->out[u->idx[j]];
+        u->in_unit[j] = 0;
         dlc_config_t *cfg = NULL;
         if (dlc_space_get(dlc_task_space(b->task), t->index, &cfg) < 0) {
             fail(t, DLC_MEASURE_INSTANTIATION_ERROR, dlc_last_error());
@@ -154,55 +264,87 @@ static int gen_unit(sub_t *b, const int *idx, int k, dlc_strbuf_t *c, int *in_un
             fail(t, DLC_MEASURE_INSTANTIATION_ERROR, dlc_last_error());
             continue;
         }
-        uint64_t sig = arg_signature(&op);
-        int q = 0;
-        while (q < n_ref && ref_sig[q] != sig)
-            q++;
         dlc_lowered_func_t *fj = NULL;
-        int lowered = dlc_lower(s, b->entry[idx[j]], op.n_args, op.args, op.n_outputs, &fj) == 0;
-        if (lowered && q == n_ref) {
-            snprintf(ref_name[q], sizeof ref_name[q], "ref%d", q);
-            lowered = dlc_lower_reference(ctx[j], ref_name[q], op.n_args, op.args, op.n_outputs, &ref[q]) == 0;
-            if (lowered) {
-                ref_sig[q] = sig;
-                ref[q]->flops = op.flops;
-                n_ref++;
-            }
-        }
-        if (!lowered) {
+        int q = -1;
+        if (dlc_lower(s, b->entry[u->idx[j]], op.n_args, op.args, op.n_outputs, &fj) < 0 ||
+            (q = find_ref(b, ctx[j], &op)) < 0) {
             char msg[300];
             snprintf(msg, sizeof msg, "lowering: %s", dlc_last_error());
             fail(t, DLC_MEASURE_COMPILE_HOST, msg);
             continue;
         }
+        int seen = 0;
+        for (int i = 0; i < u->n_ref; i++)
+            seen |= u->ref[i] == q;
+        if (!seen)
+            u->ref[u->n_ref++] = q;
         fj->flops = op.flops;
-        fj->ref_name = ref_name[q];
+        fj->ref_name = b->refs[q].name;
         f[nf++] = fj;
-        in_unit[j] = 1;
+        u->in_unit[j] = 1;
     }
     int rc = nf;
-    if (nf > 0) {
-        for (int q = 0; q < n_ref; q++)
-            f[nf + q] = ref[q];
-        if (dlc_codegen_c(f, nf + n_ref, dlc_task_target(b->task), c) < 0) {
-            char msg[300];
-            snprintf(msg, sizeof msg, "code generation: %s", dlc_last_error());
-            for (int j = 0; j < k; j++)
-                if (in_unit[j])
-                    fail(&b->out[idx[j]], DLC_MEASURE_COMPILE_HOST, msg);
-            rc = DLC_ECODEGEN;
-        }
+    if (nf > 0 && dlc_codegen_c(f, nf, dlc_task_target(b->task), c) < 0) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "code generation: %s", dlc_last_error());
+        for (int j = 0; j < u->k; j++)
+            if (u->in_unit[j])
+                fail(&b->out[u->idx[j]], DLC_MEASURE_COMPILE_HOST, msg);
+        rc = DLC_ECODEGEN;
     }
-    for (int j = 0; j < k; j++)
+    for (int j = 0; j < u->k; j++)
         dlc_ctx_destroy(&ctx[j]);
     return rc;
 }
 
-typedef struct {
-    int idx[DLC__TUNE_MAX_GROUP], in_unit[DLC__TUNE_MAX_GROUP], k, n_ok;
-    char *src;
-    size_t len;
-} unit_t;
+/* Builds the references gen_unit made that are not built yet (cached
+ * objects after the first time a layout is seen). */
+static void build_refs(sub_t *b) {
+    const char *src[DLC__TUNE_MAX_GROUP];
+    size_t len[DLC__TUNE_MAX_GROUP];
+    int pos[DLC__TUNE_MAX_GROUP], n = 0;
+    for (int q = 0; q < b->n_refs && n < DLC__TUNE_MAX_GROUP; q++)
+        if (b->refs[q].src) {
+            src[n] = b->refs[q].src;
+            len[n] = b->refs[q].len;
+            pos[n++] = q;
+        }
+    if (n == 0)
+        return;
+    dlc_build_result_t br[DLC__TUNE_MAX_GROUP];
+    int st[DLC__TUNE_MAX_GROUP];
+    dlc_build_objects(src, len, n, dlc_task_target(b->task), b->m->jobs, b->m->o.build_timeout_s, br, st);
+    for (int i = 0; i < n; i++) {
+        ref_t *r = &b->refs[pos[i]];
+        if (st[i] == 0) {
+            memcpy(r->obj, br[i].so_path, sizeof r->obj); /* both PATH_MAX */
+            keep_ref(b->m, r);
+        } else if (n == 1)
+            snprintf(r->msg, sizeof r->msg, "reference: %s", dlc_last_error());
+        else
+            snprintf(r->msg, sizeof r->msg, "reference %s did not compile", r->name);
+        b->ref_builds++;
+        free(r->src);
+        r->src = NULL;
+    }
+    build_refs(b); /* more than a stack's worth */
+}
+
+/* The unit's reference objects; 0, or -1 after failing its configs when a
+ * reference did not build. */
+static int unit_objects(sub_t *b, unit_t *u, const char **obj) {
+    for (int i = 0; i < u->n_ref; i++) {
+        ref_t *r = &b->refs[u->ref[i]];
+        if (!r->obj[0]) {
+            for (int j = 0; j < u->k; j++)
+                if (u->in_unit[j])
+                    fail(&b->out[u->idx[j]], DLC_MEASURE_COMPILE_HOST, r->msg);
+            return -1;
+        }
+        obj[i] = r->obj;
+    }
+    return 0;
+}
 
 static void record_build(sub_t *b, unit_t *u, const dlc_build_result_t *br) {
     b->builds++;
@@ -226,19 +368,19 @@ static void build_alone(sub_t *b, unit_t *u) {
         unit_t one = {.idx = {u->idx[j]}, .k = 1};
         dlc_strbuf_t c;
         dlc_strbuf_init(&c);
-        int n_ok = gen_unit(b, one.idx, 1, &c, one.in_unit);
+        int n_ok = gen_unit(b, &one, &c);
+        const char *obj[DLC__TUNE_MAX_GROUP];
         if (n_ok == 1 && c.len > b->m->o.max_c_bytes) {
             char msg[160];
             snprintf(msg, sizeof msg, "not compiled: %zu KiB of C, over the %zu KiB limit", c.len / 1024,
                      b->m->o.max_c_bytes / 1024);
             fail(&b->out[u->idx[j]], DLC_MEASURE_BUILD_TIMEOUT, msg);
-        } else if (n_ok == 1) {
+        } else if (n_ok == 1 && (build_refs(b), unit_objects(b, &one, obj) == 0)) {
             one.n_ok = 1;
             dlc_build_result_t br;
             int st = 0;
-            const char *src = c.data;
-            size_t len = c.len;
-            dlc_build_many_limit(&src, &len, 1, dlc_task_target(b->task), 1, b->m->o.build_timeout_s, &br, &st);
+            dlc_build_unit_t bu = {.source = c.data, .len = c.len, .objects = obj, .n_objects = one.n_ref};
+            dlc_build_units(&bu, 1, dlc_task_target(b->task), 1, b->m->o.build_timeout_s, &br, &st);
             if (st == 0) {
                 record_build(b, &one, &br);
             } else {
@@ -261,78 +403,53 @@ static void build_sub(sub_t *b) {
         g = (b->n + b->m->jobs - 1) / b->m->jobs;
         g = g < 1 ? 1 : g > 8 ? 8 : g;
     }
-    int n_units = (b->n + g - 1) / g;
+    int n_units = (b->n + g - 1) / g, n_build = 0;
     unit_t *u = calloc((size_t)n_units, sizeof *u);
-    const char **src = calloc((size_t)n_units, sizeof *src);
-    size_t *len = calloc((size_t)n_units, sizeof *len);
+    const char **obj = calloc((size_t)n_units * DLC__TUNE_MAX_GROUP, sizeof *obj);
+    dlc_build_unit_t *bu = calloc((size_t)n_units, sizeof *bu);
     int *status = calloc((size_t)n_units, sizeof *status), *map = calloc((size_t)n_units, sizeof *map);
     dlc_build_result_t *br = calloc((size_t)n_units, sizeof *br);
-    if (!u || !src || !len || !status || !map || !br) {
+    b->refs = calloc((size_t)b->n, sizeof *b->refs);
+    b->n_refs = 0;
+    if (!u || !obj || !bu || !status || !map || !br || !b->refs) {
         for (int i = 0; i < b->n; i++)
             fail(&b->out[i], DLC_MEASURE_UNKNOWN_ERROR, "out of memory");
         goto cleanup;
     }
-    int nb = 0;
     for (int q = 0; q < n_units; q++) {
         u[q].k = q * g + g <= b->n ? g : b->n - q * g;
         for (int j = 0; j < u[q].k; j++)
             u[q].idx[j] = q * g + j;
         dlc_strbuf_t c;
         dlc_strbuf_init(&c);
-        int n_ok = gen_unit(b, u[q].idx, u[q].k, &c, u[q].in_unit);
+        int n_ok = gen_unit(b, &u[q], &c);
         if (n_ok > 0) {
             u[q].n_ok = n_ok;
             u[q].len = c.len;
             u[q].src = dlc_strbuf_take(&c);
-            src[nb] = u[q].src;
-            len[nb] = u[q].len;
-            map[nb++] = q;
         }
         dlc_strbuf_free(&c);
     }
     double t1 = dlc_now();
     b->prepare_s += t1 - t0;
+    build_refs(b);
     /* A unit gets the time of its configs together (the longest unit bounds
      * the call); one with more C than a config may have goes config by config. */
-    int most = 1, n_big = 0;
-    for (int i = 0; i < nb; i++) {
-        if (len[i] > b->m->o.max_c_bytes && u[map[i]].n_ok > 1) {
-            status[i] = DLC_EINVAL;
-            n_big++;
+    int most = 1;
+    for (int q = 0; q < n_units; q++) {
+        if (!u[q].src || unit_objects(b, &u[q], obj + q * DLC__TUNE_MAX_GROUP) < 0)
+            continue;
+        if (u[q].len > b->m->o.max_c_bytes && u[q].n_ok > 1) {
+            build_alone(b, &u[q]);
             continue;
         }
-        most = u[map[i]].n_ok > most ? u[map[i]].n_ok : most;
+        most = u[q].n_ok > most ? u[q].n_ok : most;
+        bu[n_build] = (dlc_build_unit_t){.source = u[q].src, .len = u[q].len,
+                                         .objects = obj + q * DLC__TUNE_MAX_GROUP, .n_objects = u[q].n_ref};
+        map[n_build++] = q;
     }
-    if (nb > n_big) {
-        /* compile the others together; the oversize ones were marked above */
-        const char **src2 = calloc((size_t)nb, sizeof *src2);
-        size_t *len2 = calloc((size_t)nb, sizeof *len2);
-        int *pos = calloc((size_t)nb, sizeof *pos), *st2 = calloc((size_t)nb, sizeof *st2), n2 = 0;
-        dlc_build_result_t *br2 = calloc((size_t)nb, sizeof *br2);
-        if (src2 && len2 && pos && st2 && br2) {
-            for (int i = 0; i < nb; i++)
-                if (status[i] == 0) {
-                    src2[n2] = src[i];
-                    len2[n2] = len[i];
-                    pos[n2++] = i;
-                }
-            dlc_build_many_limit(src2, len2, n2, dlc_task_target(b->task), b->m->jobs,
-                                 b->m->o.build_timeout_s * most, br2, st2);
-            for (int q = 0; q < n2; q++) {
-                status[pos[q]] = st2[q];
-                br[pos[q]] = br2[q];
-            }
-        } else {
-            for (int i = 0; i < nb; i++)
-                status[i] = DLC_ENOMEM;
-        }
-        free(src2);
-        free(len2);
-        free(pos);
-        free(st2);
-        free(br2);
-    }
-    for (int i = 0; i < nb; i++) {
+    dlc_build_units(bu, n_build, dlc_task_target(b->task), b->m->jobs, b->m->o.build_timeout_s * most, br, status);
+    for (int i = 0; i < n_build; i++) {
         if (status[i] == 0)
             record_build(b, &u[map[i]], &br[i]);
         else
@@ -342,9 +459,14 @@ static void build_sub(sub_t *b) {
 cleanup:
     for (int q = 0; u && q < n_units; q++)
         free(u[q].src);
+    for (int q = 0; b->refs && q < b->n_refs; q++)
+        free(b->refs[q].src);
+    free(b->refs);
+    b->refs = NULL;
+    b->n_refs = 0;
     free(u);
-    free(src);
-    free(len);
+    free(obj);
+    free(bu);
     free(status);
     free(map);
     free(br);
@@ -540,6 +662,7 @@ int dlc_measurer_run(dlc_measurer_t *m, const dlc_task_t *task, const int64_t *i
         m->st.build_s += b[k].build_s;
         m->st.builds += b[k].builds;
         m->st.cache_hits += b[k].cache_hits;
+        m->st.ref_builds += b[k].ref_builds;
     }
     m->st.trials += n;
     m->st.wall_s += dlc_now() - t0;

@@ -21,6 +21,8 @@ typedef struct {
     int n_names;
     int name_ids[512];
     const char *names[512];
+    int n_bufs;
+    int buf_ids[256]; /* buffers by order of first use: their names' numbers */
     int in_parallel;
     unsigned narrow_used; /* bit i: the function loads vectors of narrow[i] */
     int err;
@@ -79,7 +81,17 @@ static const char *buf_name(cg_t *g, const dlc_buffer_t *b) {
     size_t j = 0;
     for (const char *p = b->name; *p && j < sizeof base - 12; p++) base[j++] = isalnum((unsigned char)*p) ? *p : '_';
     base[j] = 0;
-    return dlc_arena_printf(g->ctx->arena, "%s_b%d", base, b->id);
+    /* Numbered within the function, not by the context's running id, so the
+     * same function has the same C whatever was built before it (a shared
+     * reference is then compiled once, and the kernel cache hits). */
+    int k = 0;
+    while (k < g->n_bufs && g->buf_ids[k] != b->id)
+        k++;
+    if (k == g->n_bufs && k < (int)(sizeof g->buf_ids / sizeof g->buf_ids[0]))
+        g->buf_ids[g->n_bufs++] = b->id;
+    if (k == g->n_bufs)
+        return dlc_arena_printf(g->ctx->arena, "%s_g%d", base, b->id);
+    return dlc_arena_printf(g->ctx->arena, "%s_b%d", base, k);
 }
 
 static const char *ctype_of(dlc_dtype_t t) { return dlc_dtype_ctype(t); }

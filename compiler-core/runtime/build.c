@@ -187,6 +187,15 @@ void dlc_build_command(const dlc_target_t *target, dlc_strbuf_t *out) {
                       target->cc, target->cflags[0] ? " " : "", target->cflags);
 }
 
+/* A reference compiled once and linked into every unit that checks against
+ * it: the same flags, without the link. */
+static void object_command(const dlc_target_t *target, dlc_strbuf_t *out) {
+    dlc_strbuf_printf(out,
+                      "%s -O2 -fno-tree-bit-ccp%s%s -std=gnu11 -pipe -fPIC -fopenmp -fno-math-errno -c -o " OUT_WORD
+                      " " IN_WORD,
+                      target->cc, target->cflags[0] ? " " : "", target->cflags);
+}
+
 /* "-march=native" code depends on this machine's CPU, which the command line
  * does not show: key it by the CPU's model and flags too, so a cache shared
  * between machines never hands out a .so built for another CPU. */
@@ -242,13 +251,36 @@ typedef struct {
     int spec;   /* index into the compile specs, or -1 */
 } unit_t;
 
-static int prepare_unit(const char *src, size_t len, const dlc_target_t *t, const char *command, const char *dir,
-                        dlc_build_result_t *out, unit_t *u) {
+/* The unit's command: the target's with the unit's objects right after its
+ * source (before the libraries they may need; part of the cache key too). */
+static void unit_command(const dlc_build_unit_t *unit, const char *command, dlc_strbuf_t *out) {
+    const char *at = strstr(command, " " IN_WORD);
+    if (at == NULL || unit->objects == NULL || unit->n_objects == 0) {
+        dlc_strbuf_append(out, command);
+        return;
+    }
+    at += strlen(" " IN_WORD);
+    dlc_strbuf_appendn(out, command, (size_t)(at - command));
+    for (int i = 0; i < unit->n_objects; i++) {
+        dlc_strbuf_append(out, " ");
+        dlc_strbuf_append(out, unit->objects[i]);
+    }
+    dlc_strbuf_append(out, at);
+}
+
+static int prepare_unit(const dlc_build_unit_t *unit, const dlc_target_t *t, const char *command, int object,
+                        const char *dir, dlc_build_result_t *out, unit_t *u) {
+    const char *src = unit->source;
+    size_t len = unit->len;
     memset(out, 0, sizeof *out);
+    for (int i = 0; unit->objects && i < unit->n_objects; i++)
+        if (strpbrk(unit->objects[i], " \t"))
+            return dlc_error(DLC_EINVAL, "object path with a space: %s", unit->objects[i]);
     code_hash(src, len, command, out->code_hash);
     const char *ext = t->kind == DLC_TARGET_CUDA ? "cu" : "c";
     if (snprintf(u->src_path, sizeof u->src_path, "%s/%s.%s", dir, out->code_hash, ext) >= (int)sizeof u->src_path ||
-        snprintf(out->so_path, sizeof out->so_path, "%s/%s.so", dir, out->code_hash) >= (int)sizeof out->so_path)
+        snprintf(out->so_path, sizeof out->so_path, "%s/%s.%s", dir, out->code_hash, object ? "o" : "so") >=
+            (int)sizeof out->so_path)
         return dlc_error(DLC_EINVAL, "cache path too long: %s", dir);
     if (access(out->so_path, F_OK) == 0) {
         out->cache_hit = 1;
@@ -286,13 +318,15 @@ int dlc_build_many(const char *const *sources, const size_t *lens, int n, const 
     return dlc_build_many_limit(sources, lens, n, target, jobs, DLC__COMPILE_TIMEOUT_S, out, status);
 }
 
-int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
-                         double timeout_s, dlc_build_result_t *out, int *status) {
+static int build_units(const dlc_build_unit_t *in, int n, const dlc_target_t *target, int jobs, double timeout_s,
+                       int object, dlc_build_result_t *out, int *status) {
     if (n <= 0)
         return 0;
-    if (target->cc[0] == '\0') {
-        int rc = dlc_error(DLC_EUNSUPPORTED, "no toolchain for target kind %s (%s)", dlc_target_kind_name(target->kind),
-                           target->str);
+    if (target->cc[0] == '\0' || (object && target->kind == DLC_TARGET_CUDA)) {
+        int rc = target->cc[0] == '\0'
+                     ? dlc_error(DLC_EUNSUPPORTED, "no toolchain for target kind %s (%s)",
+                                 dlc_target_kind_name(target->kind), target->str)
+                     : dlc_error(DLC_EUNSUPPORTED, "objects to link are not supported for %s", target->str);
         for (int i = 0; i < n; i++) {
             memset(&out[i], 0, sizeof out[i]);
             status[i] = rc;
@@ -314,9 +348,13 @@ int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, 
         long c = sysconf(_SC_NPROCESSORS_ONLN);
         jobs = c > 0 ? (int)c : 1;
     }
-    dlc_strbuf_t command;
+    dlc_strbuf_t command, unit_cmd;
     dlc_strbuf_init(&command);
-    dlc_build_command(target, &command);
+    dlc_strbuf_init(&unit_cmd);
+    if (object)
+        object_command(target, &command);
+    else
+        dlc_build_command(target, &command);
 
     unit_t *units = calloc((size_t)n, sizeof *units);
     dlc_proc_spec_t *specs = calloc((size_t)n, sizeof *specs);
@@ -326,6 +364,7 @@ int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, 
         free(specs);
         free(res);
         dlc_strbuf_free(&command);
+        dlc_strbuf_free(&unit_cmd);
         return dlc_error(DLC_ENOMEM, "out of memory building %d units", n);
     }
     /* The first failing unit's message is what dlc_last_error() reports. */
@@ -335,7 +374,9 @@ int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, 
     for (int i = 0; i < n; i++) {
         unit_t *u = &units[i];
         u->dup_of = u->spec = -1;
-        status[i] = prepare_unit(sources[i], lens[i], target, command.data, dir, &out[i], u);
+        unit_cmd.len = 0;
+        unit_command(&in[i], command.data, &unit_cmd);
+        status[i] = prepare_unit(&in[i], target, unit_cmd.data, object, dir, &out[i], u);
         if (status[i] < 0 && i < first_bad) {
             first_bad = i;
             snprintf(first_msg, sizeof first_msg, "%s", dlc_last_error());
@@ -381,7 +422,37 @@ int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, 
     free(specs);
     free(res);
     dlc_strbuf_free(&command);
+    dlc_strbuf_free(&unit_cmd);
     return first_rc;
+}
+
+int dlc_build_units(const dlc_build_unit_t *units, int n, const dlc_target_t *target, int jobs, double timeout_s,
+                    dlc_build_result_t *out, int *status) {
+    return build_units(units, n, target, jobs, timeout_s, 0, out, status);
+}
+
+int dlc_build_objects(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
+                      double timeout_s, dlc_build_result_t *out, int *status) {
+    dlc_build_unit_t *u = calloc(n > 0 ? (size_t)n : 1, sizeof *u);
+    if (!u)
+        return dlc_error(DLC_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        u[i] = (dlc_build_unit_t){.source = sources[i], .len = lens[i]};
+    int rc = build_units(u, n, target, jobs, timeout_s, 1, out, status);
+    free(u);
+    return rc;
+}
+
+int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
+                         double timeout_s, dlc_build_result_t *out, int *status) {
+    dlc_build_unit_t *u = calloc(n > 0 ? (size_t)n : 1, sizeof *u);
+    if (!u)
+        return dlc_error(DLC_ENOMEM, "out of memory");
+    for (int i = 0; i < n; i++)
+        u[i] = (dlc_build_unit_t){.source = sources[i], .len = lens[i]};
+    int rc = build_units(u, n, target, jobs, timeout_s, 0, out, status);
+    free(u);
+    return rc;
 }
 
 int dlc_build_so(const char *source, size_t len, const dlc_target_t *target, dlc_build_result_t *out) {

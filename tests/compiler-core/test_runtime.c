@@ -648,6 +648,75 @@ static void test_measure_native(void **state) {
     assert_int_equal(dlc_measure(&t, br.so_path, "vadd", &o, &r), DLC_EINVAL);
 }
 
+/* A reference compiled once as an object (dlc_build_objects) and linked
+ * into shared objects (dlc_build_units): the runner finds it by name as if
+ * it were in the unit, a wrong kernel is caught, the object is cached, and
+ * the link is part of a unit's cache key. */
+static void test_linked_reference(void **state) {
+    dlc_target_t t;
+    assert_int_equal(dlc_target_parse("llvm", &t), 0);
+    static const char ref_body[] =
+        "#define N 1009\n"
+        "int32_t lref(void *const *d) {\n"
+        "    const float *a = d[0], *b = d[1]; float *c = d[2];\n"
+        "    for (int i = 0; i < N; i++) c[i] = a[i] * b[i];\n"
+        "    return 0;\n"
+        "}\n";
+    static const char units_body[] =
+        "#define N 1009\n"
+        "#define DESC(fn) const dlc_kernel_desc_t fn##__desc = {.abi_version = DLC_KERNEL_ABI_VERSION, \\\n"
+        "    .nargs = 3, .ndim = {1, 1, 1}, .shape = {{N}, {N}, {N}}, .dtype = {0, 0, 0}, \\\n"
+        "    .is_output = {0, 0, 1}, .flops = N, .name = #fn, .ref_name = \"lref\"}\n"
+        "int32_t vmul(void *const *d) {\n"
+        "    const float *a = d[0], *b = d[1]; float *c = d[2];\n"
+        "    for (int i = N - 1; i >= 0; i--) c[i] = b[i] * a[i];\n"
+        "    return 0;\n"
+        "}\n"
+        "DESC(vmul);\n"
+        "int32_t vmul_wrong(void *const *d) { vmul(d); ((float *)d[2])[N - 1] += 0.5f; return 0; }\n"
+        "DESC(vmul_wrong);\n";
+    char nonce[128];
+    run_nonce(nonce, sizeof nonce, 400);
+    char *ref = kernel_source(ref_body, nonce), *units = kernel_source(units_body, nonce);
+    const char *rs[1] = {ref};
+    size_t rl[1] = {strlen(ref)};
+    dlc_build_result_t ob, ob2, ub[2];
+    int st[2] = {1, 1};
+    assert_int_equal(dlc_build_objects(rs, rl, 1, &t, 1, 60, &ob, st), 0);
+    assert_int_equal(ob.cache_hit, 0);
+    assert_non_null(strstr(ob.so_path, ".o"));
+    assert_int_equal(dlc_build_objects(rs, rl, 1, &t, 1, 60, &ob2, st), 0);
+    assert_int_equal(ob2.cache_hit, 1);
+    assert_string_equal(ob2.so_path, ob.so_path);
+
+    const char *objs[1] = {ob.so_path};
+    dlc_build_unit_t u[2] = {{.source = units, .len = strlen(units), .objects = objs, .n_objects = 1},
+                             {.source = units, .len = strlen(units)}};
+    /* Without the object the unit builds too (a shared object may leave
+     * symbols undefined), but as another cache entry. */
+    assert_int_equal(dlc_build_units(u, 2, &t, 2, 60, ub, st), 0);
+    assert_string_not_equal(ub[0].so_path, ub[1].so_path);
+    dlc_measure_opts_t o = DLC_MEASURE_OPTS_DEFAULT;
+    dlc_measure_result_t r = measure(&t, ub[0].so_path, "vmul", &o);
+    expect_ok(&r, "vmul", 3);
+    r = measure(&t, ub[0].so_path, "vmul_wrong", &o);
+    expect_status(&r, DLC_EWRONG, "element 1008");
+    r = measure(&t, ub[1].so_path, "vmul", &o); /* no lref linked: said so, not passed */
+    assert_true(r.status != 0);
+
+    /* A broken object is the unit's compile error, and CUDA has no objects. */
+    static const char bad[] = "int32_t x(void) { return undefined_here; }\n";
+    const char *bs[1] = {bad};
+    size_t bl[1] = {strlen(bad)};
+    assert_int_equal(dlc_build_objects(bs, bl, 1, &t, 1, 60, &ob, st), DLC_ECOMPILE);
+    assert_non_null(strstr(dlc_last_error(), "undefined_here"));
+    dlc_target_t cuda;
+    assert_int_equal(dlc_target_parse("cuda", &cuda), 0);
+    assert_int_equal(dlc_build_objects(rs, rl, 1, &cuda, 1, 60, &ob, st), DLC_EUNSUPPORTED);
+    free(ref);
+    free(units);
+}
+
 static void test_measure_failures(void **state) {
     dlc_target_t t;
     dlc_build_result_t br;
@@ -788,6 +857,7 @@ int main(void) {
         cmocka_unit_test(test_build_cache),
         cmocka_unit_test(test_build_compile_error),
         cmocka_unit_test(test_build_many),
+        cmocka_unit_test(test_linked_reference),
         cmocka_unit_test(test_module),
         cmocka_unit_test(test_measure_native),
         cmocka_unit_test(test_measure_failures),

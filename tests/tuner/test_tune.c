@@ -89,8 +89,42 @@ static void test_measure_batch(void **state) {
         dlc_measurer_stats(m, &st);
         assert_int_equal(st.trials, 12);
         assert_true(st.builds <= 4 && st.builds >= 1); /* grouped: not one compiler call per config */
+        assert_true(st.ref_builds >= 1 && st.ref_builds <= 12); /* one per packed-weight layout */
         dlc_measurer_destroy(&m);
     }
+    dlc_task_destroy(&task);
+}
+
+/* A task's reference is built once per argument layout in a run, not once
+ * per unit: dense_nopack's configs all take the same arguments, and every
+ * config must pass against the one reference (test_runtime checks that a
+ * linked reference catches a wrong kernel). */
+static void test_measure_shares_reference(void **state) {
+    dlc_task_t *task = task_of("dense:5,60,42", "dense_nopack.x86");
+    int64_t size = dlc_space_size(dlc_task_space(task));
+    assert_true(size > 16);
+    dlc_measurer_opts_t mo = quick_opts();
+    mo.group = 2;
+    mo.overlap = 1;
+    mo.build_jobs = 2;
+    dlc_measurer_t *m = dlc_measurer_new(&mo);
+    assert_non_null(m);
+    for (int round = 0; round < 2; round++) {
+        int64_t idx[8];
+        dlc_trial_t out[8];
+        for (int i = 0; i < 8; i++)
+            idx[i] = (round * 8 + i) * (size / 16);
+        assert_int_equal(dlc_measurer_run(m, task, idx, 8, out, NULL, NULL), 0);
+        for (int i = 0; i < 8; i++)
+            if (out[i].error_no)
+                fail_msg("config %lld: %s: %s", (long long)idx[i], dlc_measure_error_name(out[i].error_no),
+                         out[i].message);
+        dlc_measurer_stats_t st;
+        dlc_measurer_stats(m, &st);
+        assert_int_equal(st.builds, 4 * (round + 1)); /* units of 2 configs */
+        assert_int_equal(st.ref_builds, 1);
+    }
+    dlc_measurer_destroy(&m);
     dlc_task_destroy(&task);
 }
 
@@ -475,6 +509,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cli_usage),
         cmocka_unit_test(test_measure_batch),
+        cmocka_unit_test(test_measure_shares_reference),
         cmocka_unit_test(test_tune_task_stores_every_result),
         cmocka_unit_test(test_cli_json),
         cmocka_unit_test(test_cli_template_all),
