@@ -122,6 +122,7 @@ typedef struct {
     int64_t feature_calls; /* calls of the feature callback (each index at most once while cached) */
     int64_t invalid;       /* indices the callback rejected with DLC_EINSTANTIATE */
     int64_t scored;        /* configs scored by the model while planning */
+    int64_t explored;      /* proposals of the epsilon share: random while a model exists */
     int fits;              /* model trainings */
     int plans;             /* plans built (random ones included) */
     double feature_s;      /* seconds inside the feature callback */

@@ -476,6 +476,46 @@ static void test_xgb_fit_cadence(void **state) {
     dlc_space_destroy(&sp);
 }
 
+/* After a fit the plan is handed out best predicted first (only its head is
+ * measured before the next fit), and the epsilon share is spread through it
+ * rather than left at its tail, which a fit every 16 results never reaches. */
+static void test_xgb_plan_order(void **state) {
+    (void)state;
+    dlc_space_t *sp = big_space();
+    world_t w;
+    world_init(&w, sp, &TASK, 0);
+    for (int eps = 0; eps <= 1; eps++) {
+        dlc_tuner_opts_t o;
+        opts(&o, DLC_TUNER_XGB, &w, 11);
+        o.epsilon = eps ? 0.25 : 0; /* 16 of each plan of 64 */
+        dlc_tuner_t *t = dlc_tuner_new(sp, &o);
+        assert_non_null(t);
+        char *proposed = calloc((size_t)w.size, 1);
+        run(&w, t, 16, 16, proposed); /* random, then the first fit */
+        dlc_costmodel_t *m = dlc_tuner_model(t);
+        assert_non_null(m);
+        int64_t idx[16];
+        assert_int_equal(dlc_tuner_next_batch(t, idx, 16), 16);
+        float X[16 * 64], pred[16];
+        assert_true(w.nf <= 64);
+        for (int i = 0; i < 16; i++) assert_int_equal(features(idx[i], X + i * w.nf, &w), 0);
+        assert_int_equal(dlc_costmodel_predict(m, X, 16, pred), 0);
+        dlc_tuner_stats_t st;
+        dlc_tuner_stats(t, &st);
+        if (!eps) {
+            for (int i = 1; i < 16; i++)
+                if (pred[i] > pred[i - 1]) fail_msg("proposal %d predicted %g after %g", i, pred[i], pred[i - 1]);
+            assert_int_equal(st.explored, 0);
+        } else {
+            assert_int_equal(st.explored, 4); /* one in every 4 of the plan's head */
+        }
+        dlc_tuner_destroy(&t);
+        free(proposed);
+    }
+    world_free(&w);
+    dlc_space_destroy(&sp);
+}
+
 static void test_big_space_search(void **state) {
     dlc_space_t *sp = big_space();
     world_t w;
@@ -618,6 +658,7 @@ int main(void) {
         cmocka_unit_test(test_update_unproposed),
         cmocka_unit_test(test_pipelined_batches),
         cmocka_unit_test(test_xgb_fit_cadence),
+        cmocka_unit_test(test_xgb_plan_order),
         cmocka_unit_test(test_big_space_search),
         cmocka_unit_test(test_xgb_invalid_never_proposed),
         cmocka_unit_test(test_xgb_history),
