@@ -1,6 +1,7 @@
-/* tune_measure.c — the measure pipeline: configs → C (several configs and
- * one shared reference per translation unit) → a pool of compiler processes
- * → measurements, locally with dlc-runner or on the fleet via dlc-tracker.
+/* tune_measure.c — the measure pipeline: configs → C (several configs per
+ * translation unit, linked with the task's reference objects, built once per
+ * argument layout in a run) → a pool of compiler processes → measurements,
+ * locally with dlc-runner or on the fleet via dlc-tracker.
  * A batch is cut into sub-batches so that, with overlap on, the next one
  * compiles on a helper thread while the current one is measured. */
 #include "tuner/tune_impl.h"

@@ -431,28 +431,27 @@ int dlc_build_units(const dlc_build_unit_t *units, int n, const dlc_target_t *ta
     return build_units(units, n, target, jobs, timeout_s, 0, out, status);
 }
 
-int dlc_build_objects(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
-                      double timeout_s, dlc_build_result_t *out, int *status) {
+/* Sources without objects to link, as units. */
+static int build_sources(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
+                         double timeout_s, int object, dlc_build_result_t *out, int *status) {
     dlc_build_unit_t *u = calloc(n > 0 ? (size_t)n : 1, sizeof *u);
     if (!u)
         return dlc_error(DLC_ENOMEM, "out of memory");
     for (int i = 0; i < n; i++)
         u[i] = (dlc_build_unit_t){.source = sources[i], .len = lens[i]};
-    int rc = build_units(u, n, target, jobs, timeout_s, 1, out, status);
+    int rc = build_units(u, n, target, jobs, timeout_s, object, out, status);
     free(u);
     return rc;
 }
 
+int dlc_build_objects(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
+                      double timeout_s, dlc_build_result_t *out, int *status) {
+    return build_sources(sources, lens, n, target, jobs, timeout_s, 1, out, status);
+}
+
 int dlc_build_many_limit(const char *const *sources, const size_t *lens, int n, const dlc_target_t *target, int jobs,
                          double timeout_s, dlc_build_result_t *out, int *status) {
-    dlc_build_unit_t *u = calloc(n > 0 ? (size_t)n : 1, sizeof *u);
-    if (!u)
-        return dlc_error(DLC_ENOMEM, "out of memory");
-    for (int i = 0; i < n; i++)
-        u[i] = (dlc_build_unit_t){.source = sources[i], .len = lens[i]};
-    int rc = build_units(u, n, target, jobs, timeout_s, 0, out, status);
-    free(u);
-    return rc;
+    return build_sources(sources, lens, n, target, jobs, timeout_s, 0, out, status);
 }
 
 int dlc_build_so(const char *source, size_t len, const dlc_target_t *target, dlc_build_result_t *out) {
