@@ -464,6 +464,7 @@ int main(int argc, char **argv) {
             json_object_set_new(tm, "measure_s", json_real(st1.measure_s - st0.measure_s));
             json_object_set_new(tm, "tuner_s", json_real(sum.model_s));
             json_object_set_new(tm, "compiler_calls", json_integer(st1.builds - st0.builds));
+            json_object_set_new(tm, "references", json_integer(st1.ref_builds - st0.ref_builds));
             json_object_set_new(j, "time", tm);
             json_object_set_new(j, "stopped", json_string(sum.interrupted ? "interrupted"
                                                           : sum.early_stopped ? "early_stopping"
@@ -477,9 +478,11 @@ int main(int argc, char **argv) {
                     (long long)sum.trials, sum.resumed ? " (+ resumed)" : "", sum.best_gflops,
                     (long long)sum.best_index, (long long)failed, sum.elapsed_s,
                     sum.early_stopped ? ", stopped early" : sum.exhausted ? ", space exhausted" : "");
-            fprintf(stderr, "  time: generate %.1f s, compile %.1f s (%lld compiler calls), measure %.1f s, tuner %.1f s\n",
+            fprintf(stderr,
+                    "  time: generate %.1f s, compile %.1f s (%lld compiler calls + %lld references), measure %.1f s, "
+                    "tuner %.1f s\n",
                     st1.prepare_s - st0.prepare_s, st1.build_s - st0.build_s, (long long)(st1.builds - st0.builds),
-                    st1.measure_s - st0.measure_s, sum.model_s);
+                    (long long)(st1.ref_builds - st0.ref_builds), st1.measure_s - st0.measure_s, sum.model_s);
         }
         dlc_tune_summary_clear(&sum);
     }
