@@ -89,7 +89,7 @@ static int64_t run_one(table_t *tb, const replay_variant_t *v, uint64_t seed, in
 
 int bench_replay_task(const char *label, const dlc_task_t *task, dlc_measurer_t *m, dlc_db_t *db, int64_t trials,
                       int first_seed, int seeds, const replay_variant_t *v, int nv, double *sum, int *never,
-                      double *tuner_s) {
+                      double *tuner_s, double *expected) {
     table_t tb = {.task = task, .size = dlc_space_size(dlc_task_space(task))};
     int rc = -1;
     if (tb.size <= 0 || tb.size > 4096) {
@@ -142,8 +142,16 @@ int bench_replay_task(const char *label, const dlc_task_t *task, dlc_measurer_t 
     int64_t near = 0;
     for (int64_t i = 0; i < tb.size; i++)
         near += !isnan(tb.gflops[i]) && tb.gflops[i] >= 0.95 * best;
-    printf("| %s | %s | %lld (%lld failed) | %.1f | %lld |", label, dlc_task_template(task)->name,
-           (long long)measured, (long long)failed, best, (long long)near);
+    /* Drawing without replacement from the `drawable` valid configs, the
+     * first of `near` good ones comes at (drawable + 1) / (near + 1) on
+     * average (the tuner never proposes an invalid one). */
+    int64_t drawable = 0;
+    for (int64_t i = 0; i < tb.size; i++)
+        drawable += tb.valid[i];
+    double expect = (double)(drawable + 1) / (double)(near + 1);
+    *expected += expect * seeds;
+    printf("| %s | %s | %lld (%lld failed) | %.1f | %lld | %.1f |", label, dlc_task_template(task)->name,
+           (long long)measured, (long long)failed, best, (long long)near, expect);
     for (int k = 0; k < nv; k++) {
         double need = 0;
         int miss = 0;

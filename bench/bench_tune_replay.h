@@ -20,10 +20,11 @@ typedef struct {
  * how many configs are within 5% of it, and per variant the mean trials to
  * reach 95% of the best (a '*' when some seed never did; counted at the
  * budget). Adds each variant's total trials to sum[k], misses to never[k]
- * and seconds spent in the tuner to tuner_s[k]. 0, or -1 with a message on
+ * and seconds spent in the tuner to tuner_s[k], and random search's exact
+ * expectation times `seeds` to *expected. 0, or -1 with a message on
  * stderr. */
 int bench_replay_task(const char *label, const dlc_task_t *task, dlc_measurer_t *m, dlc_db_t *db, int64_t trials,
                       int first_seed, int seeds, const replay_variant_t *v, int nv, double *sum, int *never,
-                      double *tuner_s);
+                      double *tuner_s, double *expected);
 
 #endif
