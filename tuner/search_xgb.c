@@ -226,41 +226,6 @@ static int start_points(dlc_tuner_t *t, xgb_t *x) {
     return 0;
 }
 
-typedef struct {
-    float score;
-    int order; /* the diversity pick's, to break ties */
-    int64_t index;
-} ranked_t;
-
-static int by_score_desc(const void *a, const void *b) {
-    const ranked_t *p = a, *q = b;
-    if (p->score != q->score) return p->score > q->score ? -1 : 1;
-    return p->order - q->order;
-}
-
-/* Puts the picked configs best predicted first. The pick chooses the set
- * by new knob values first; its order is not the model's. A fit comes
- * every fit_every results, long before a plan of 64 is used up, so only
- * the head of a plan is measured and should be its best predictions (20
- * seeds × 4 measured spaces, bench_tune replay: 39.5 trials to 95% of the
- * best instead of 42.2, 100 seeds). */
-static int sort_plan(int64_t *plan, int n, const int64_t *cand, const float *cs, int n_cand) {
-    ranked_t *r = malloc((size_t)n * sizeof *r);
-    if (!r) return dlc_error(DLC_ENOMEM, "tuner xgb: out of memory");
-    for (int i = 0; i < n; i++) {
-        r[i] = (ranked_t){-INFINITY, i, plan[i]};
-        for (int c = 0; c < n_cand; c++)
-            if (cand[c] == plan[i]) {
-                r[i].score = cs[c];
-                break;
-            }
-    }
-    qsort(r, (size_t)n, sizeof *r, by_score_desc);
-    for (int i = 0; i < n; i++) plan[i] = r[i].index;
-    free(r);
-    return 0;
-}
-
 static int plan_with_model(dlc_tuner_t *t, xgb_t *x, int n_model) {
     int n_cand = t->o.diversity ? DIVERSITY_RATIO * n_model : n_model, rc, found;
     int64_t *cand = malloc((size_t)n_cand * sizeof *cand);
@@ -273,7 +238,7 @@ static int plan_with_model(dlc_tuner_t *t, xgb_t *x, int n_model) {
     if ((rc = found = dlc__sa_find_maximums(t, x->points, x->n_points, n_cand, cand, cs)) < 0) goto cleanup;
     if (t->o.diversity && found > n_model) {
         rc = dlc__submodular_pick(t, cand, cs, found, n_model, DIVERSITY_KNOB_WEIGHT, x->plan + x->plan_n);
-        if (rc < 0 || (rc = sort_plan(x->plan + x->plan_n, n_model, cand, cs, found)) < 0) goto cleanup;
+        if (rc < 0) goto cleanup;
         x->plan_n += n_model;
     } else {
         for (int i = 0; i < found && i < n_model; i++) x->plan[x->plan_n++] = cand[i];
