@@ -24,7 +24,7 @@ void dlc_measurer_opts_default(dlc_measurer_opts_t *o) {
     o->overlap = -1;
 }
 
-/* A reference object built earlier in this run, by its key (ref_key). */
+/* A reference object built earlier in this run, by its key (find_ref). */
 typedef struct {
     uint64_t key;
     char obj[PATH_MAX];
@@ -136,6 +136,7 @@ typedef struct {
     int builds, cache_hits, ref_builds;
     ref_t *refs; /* the references of the units being built, at most n */
     int n_refs;
+    uint64_t task_key; /* the task's part of its references' keys */
 } sub_t;
 
 static void fail(dlc_trial_t *t, int error_no, const char *msg) {
@@ -161,11 +162,11 @@ static uint64_t arg_signature(const dlc_op_t *op) {
     return h;
 }
 
-/* The task and argument layout a reference stands for. */
-static uint64_t ref_key(const dlc_task_t *task, const dlc_op_t *op) {
-    uint64_t h = arg_signature(op);
+/* The task a reference stands for: its template, target and args (the
+ * argument layout is hashed in by find_ref). */
+static uint64_t task_key(const dlc_task_t *task) {
     const char *name = dlc_task_template(task)->name, *target = dlc_task_target(task)->str;
-    h = dlc_hash64(name, strlen(name) + 1, h);
+    uint64_t h = dlc_hash64(name, strlen(name) + 1, DLC_HASH_SEED);
     h = dlc_hash64(target, strlen(target) + 1, h);
     char *args = dlc_json_dumps(dlc_task_args(task));
     if (args)
@@ -178,7 +179,7 @@ static uint64_t ref_key(const dlc_task_t *task, const dlc_op_t *op) {
  * already when an earlier sub-batch built it), or a negative code with
  * dlc_last_error(). ctx owns the lowered IR only while this runs. */
 static int find_ref(sub_t *b, dlc_ctx_t *ctx, const dlc_op_t *op) {
-    uint64_t key = ref_key(b->task, op);
+    uint64_t sig = arg_signature(op), key = dlc_hash64(&sig, sizeof sig, b->task_key);
     for (int q = 0; q < b->n_refs; q++)
         if (b->refs[q].key == key)
             return q;
@@ -331,20 +332,16 @@ static void build_refs(sub_t *b) {
     build_refs(b); /* more than a stack's worth */
 }
 
-/* The unit's reference objects; 0, or -1 after failing its configs when a
- * reference did not build. */
-static int unit_objects(sub_t *b, unit_t *u, const char **obj) {
+/* Puts the unit's reference objects in obj; NULL, or the first reference
+ * that did not build. */
+static const ref_t *unit_objects(const sub_t *b, const unit_t *u, const char **obj) {
     for (int i = 0; i < u->n_ref; i++) {
-        ref_t *r = &b->refs[u->ref[i]];
-        if (!r->obj[0]) {
-            for (int j = 0; j < u->k; j++)
-                if (u->in_unit[j])
-                    fail(&b->out[u->idx[j]], DLC_MEASURE_COMPILE_HOST, r->msg);
-            return -1;
-        }
+        const ref_t *r = &b->refs[u->ref[i]];
+        if (!r->obj[0])
+            return r;
         obj[i] = r->obj;
     }
-    return 0;
+    return NULL;
 }
 
 static void record_build(sub_t *b, unit_t *u, const dlc_build_result_t *br) {
@@ -371,12 +368,15 @@ static void build_alone(sub_t *b, unit_t *u) {
         dlc_strbuf_init(&c);
         int n_ok = gen_unit(b, &one, &c);
         const char *obj[DLC__TUNE_MAX_GROUP];
+        const ref_t *bad = NULL;
         if (n_ok == 1 && c.len > b->m->o.max_c_bytes) {
             char msg[160];
             snprintf(msg, sizeof msg, "not compiled: %zu KiB of C, over the %zu KiB limit", c.len / 1024,
                      b->m->o.max_c_bytes / 1024);
             fail(&b->out[u->idx[j]], DLC_MEASURE_BUILD_TIMEOUT, msg);
-        } else if (n_ok == 1 && (build_refs(b), unit_objects(b, &one, obj) == 0)) {
+        } else if (n_ok == 1 && (bad = unit_objects(b, &one, obj)) != NULL) {
+            fail(&b->out[u->idx[j]], DLC_MEASURE_COMPILE_HOST, bad->msg); /* its own layout's */
+        } else if (n_ok == 1) {
             one.n_ok = 1;
             dlc_build_result_t br;
             int st = 0;
@@ -412,6 +412,7 @@ static void build_sub(sub_t *b) {
     dlc_build_result_t *br = calloc((size_t)n_units, sizeof *br);
     b->refs = calloc((size_t)b->n, sizeof *b->refs);
     b->n_refs = 0;
+    b->task_key = task_key(b->task);
     if (!u || !obj || !bu || !status || !map || !br || !b->refs) {
         for (int i = 0; i < b->n; i++)
             fail(&b->out[i], DLC_MEASURE_UNKNOWN_ERROR, "out of memory");
@@ -438,15 +439,17 @@ static void build_sub(sub_t *b) {
      * the call); one with more C than a config may have goes config by config. */
     int most = 1;
     for (int q = 0; q < n_units; q++) {
-        if (!u[q].src || unit_objects(b, &u[q], obj + q * DLC__TUNE_MAX_GROUP) < 0)
+        if (!u[q].src)
             continue;
-        if (u[q].len > b->m->o.max_c_bytes && u[q].n_ok > 1) {
+        /* a unit too big, or with a reference that did not build, goes config
+         * by config: then only the configs of that layout carry its error */
+        const char **uobj = obj + q * DLC__TUNE_MAX_GROUP;
+        if ((u[q].len > b->m->o.max_c_bytes && u[q].n_ok > 1) || unit_objects(b, &u[q], uobj)) {
             build_alone(b, &u[q]);
             continue;
         }
         most = u[q].n_ok > most ? u[q].n_ok : most;
-        bu[n_build] = (dlc_build_unit_t){.source = u[q].src, .len = u[q].len,
-                                         .objects = obj + q * DLC__TUNE_MAX_GROUP, .n_objects = u[q].n_ref};
+        bu[n_build] = (dlc_build_unit_t){.source = u[q].src, .len = u[q].len, .objects = uobj, .n_objects = u[q].n_ref};
         map[n_build++] = q;
     }
     dlc_build_units(bu, n_build, dlc_task_target(b->task), b->m->jobs, b->m->o.build_timeout_s * most, br, status);

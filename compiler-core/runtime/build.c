@@ -322,11 +322,14 @@ static int build_units(const dlc_build_unit_t *in, int n, const dlc_target_t *ta
                        int object, dlc_build_result_t *out, int *status) {
     if (n <= 0)
         return 0;
-    if (target->cc[0] == '\0' || (object && target->kind == DLC_TARGET_CUDA)) {
+    int links = 0; /* CUDA's command has no place for objects: refuse them, not drop them */
+    for (int i = 0; i < n && !links; i++)
+        links = in[i].objects && in[i].n_objects > 0;
+    if (target->cc[0] == '\0' || ((object || links) && target->kind == DLC_TARGET_CUDA)) {
         int rc = target->cc[0] == '\0'
                      ? dlc_error(DLC_EUNSUPPORTED, "no toolchain for target kind %s (%s)",
                                  dlc_target_kind_name(target->kind), target->str)
-                     : dlc_error(DLC_EUNSUPPORTED, "objects to link are not supported for %s", target->str);
+                     : dlc_error(DLC_EUNSUPPORTED, "objects are not supported for %s", target->str);
         for (int i = 0; i < n; i++) {
             memset(&out[i], 0, sizeof out[i]);
             status[i] = rc;

@@ -713,6 +713,7 @@ static void test_linked_reference(void **state) {
     dlc_target_t cuda;
     assert_int_equal(dlc_target_parse("cuda", &cuda), 0);
     assert_int_equal(dlc_build_objects(rs, rl, 1, &cuda, 1, 60, &ob, st), DLC_EUNSUPPORTED);
+    assert_int_equal(dlc_build_units(u, 1, &cuda, 1, 60, ub, st), DLC_EUNSUPPORTED); /* refused, not dropped */
     free(ref);
     free(units);
 }
